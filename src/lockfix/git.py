@@ -1,0 +1,142 @@
+"""A thin, typed wrapper over the ``git`` executable.
+
+Plain subprocess calls rather than a library: every operation lockfix needs is one
+plumbing command, git itself is the source of truth for repository state, and the
+merge driver must stay read-only (shared/README.md section 1).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lockfix.errors import LockfixError
+
+
+class GitError(LockfixError):
+    """A git command failed where lockfix needed it to succeed."""
+
+
+@dataclass(frozen=True)
+class Operation:
+    """The merge-like operation a repository is stopped in, and the commit it brings in."""
+
+    kind: str  # "merge" | "rebase" | "cherry-pick" | "revert"
+    theirs: str  # the incoming commit (MERGE_HEAD, REBASE_HEAD, CHERRY_PICK_HEAD, ...)
+
+
+class Git:
+    """Git commands run in one repository."""
+
+    def __init__(self, cwd: Path | str) -> None:
+        self.cwd = Path(cwd)
+
+    def run_bytes(
+        self, args: Sequence[str], *, check: bool = True, input: bytes | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=self.cwd,
+            input=input,
+            capture_output=True,
+            env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"},
+        )
+        if check and proc.returncode != 0:
+            err = proc.stderr.decode(errors="replace").strip()
+            raise GitError(f"git {' '.join(args)} failed: {err}")
+        return proc
+
+    def run(self, *args: str, check: bool = True) -> str:
+        """Run git and return its stdout as text (trailing newline kept)."""
+        return self.run_bytes(args, check=check).stdout.decode("utf-8", errors="surrogateescape")
+
+    # -- repository ------------------------------------------------------------------
+    def toplevel(self) -> Path:
+        proc = self.run_bytes(["rev-parse", "--show-toplevel"], check=False)
+        if proc.returncode != 0:
+            raise GitError(
+                f"{self.cwd} is not inside a git repository",
+                hint="run lockfix from within the repository",
+            )
+        return Path(proc.stdout.decode().strip())
+
+    def git_dir(self) -> Path:
+        path = Path(self.run("rev-parse", "--git-dir").strip())
+        return path if path.is_absolute() else self.cwd / path
+
+    def rev_parse(self, rev: str) -> str | None:
+        proc = self.run_bytes(["rev-parse", "--verify", "--quiet", rev + "^{commit}"], check=False)
+        return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+    def merge_base(self, a: str, b: str) -> str | None:
+        proc = self.run_bytes(["merge-base", a, b], check=False)
+        return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+    # -- content -----------------------------------------------------------------------
+    def ls_files(self, paths: Iterable[str] = ()) -> list[str]:
+        """Tracked paths (unmerged ones once), relative to the repository root."""
+        out = self.run_bytes(["ls-files", "-z", "--", *paths]).stdout
+        seen: dict[str, None] = {}
+        for raw in out.split(b"\0"):
+            if raw:
+                seen.setdefault(raw.decode("utf-8", errors="surrogateescape"), None)
+        return list(seen)
+
+    def unmerged(self) -> dict[str, dict[int, str]]:
+        """Conflicted paths -> {stage: blob sha}; stage 1 base, 2 ours, 3 theirs."""
+        out = self.run_bytes(["ls-files", "-u", "-z"]).stdout
+        result: dict[str, dict[int, str]] = {}
+        for entry in out.split(b"\0"):
+            if not entry:
+                continue
+            meta, _, path = entry.decode("utf-8", errors="surrogateescape").partition("\t")
+            _mode, sha, stage = meta.split()
+            result.setdefault(path, {})[int(stage)] = sha
+        return result
+
+    def blob(self, sha: str) -> bytes:
+        return self.run_bytes(["cat-file", "blob", sha]).stdout
+
+    def show_file(self, rev: str, path: str) -> bytes | None:
+        """The content of ``path`` at ``rev``, or None if it does not exist there."""
+        proc = self.run_bytes(["cat-file", "blob", f"{rev}:{path}"], check=False)
+        return proc.stdout if proc.returncode == 0 else None
+
+    def add(self, paths: Sequence[str]) -> None:
+        if paths:
+            self.run_bytes(["add", "--", *paths])
+
+    # -- state ---------------------------------------------------------------------------
+    def operation(self) -> Operation | None:
+        """The merge, rebase, cherry-pick or revert this repository is stopped in, if any."""
+        for kind, ref in (
+            ("merge", "MERGE_HEAD"),
+            ("rebase", "REBASE_HEAD"),
+            ("cherry-pick", "CHERRY_PICK_HEAD"),
+            ("revert", "REVERT_HEAD"),
+        ):
+            sha = self.rev_parse(ref)
+            if sha:
+                return Operation(kind, sha)
+        return None
+
+    def operation_sides(self, op: Operation) -> tuple[str | None, str, str]:
+        """(base, ours, theirs) commits of a stopped operation, as git merged them.
+
+        A merge's base is the merge base; a rebase or cherry-pick replays ``theirs`` onto
+        HEAD, so its base is the replayed commit's parent; a revert applies the reverse.
+        """
+        head = self.rev_parse("HEAD")
+        if head is None:
+            raise GitError("HEAD does not name a commit")
+        if op.kind == "merge":
+            return self.merge_base(head, op.theirs), head, op.theirs
+        parent = self.rev_parse(op.theirs + "^")
+        if op.kind == "revert":
+            if parent is None:
+                raise GitError("cannot revert a root commit's changes here")
+            return op.theirs, head, parent
+        return parent, head, op.theirs

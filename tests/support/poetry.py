@@ -1,0 +1,121 @@
+"""Real Poetry executables for the end-to-end tests, each run in an isolated environment.
+
+`./dev test` installs Poetry 2.x and 1.8.5 into `.tools/` (one venv each, as pipx would)
+and passes them in ``LOCKFIX_TEST_POETRIES`` (``:``-separated). Without it, the
+executables under ``.tools/poetry-*/bin/poetry`` are used. Finding none is an error, not
+a skip: the end-to-end promise is that both Poetry lines are exercised.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def discover_poetries() -> list[Path]:
+    env = os.environ.get("LOCKFIX_TEST_POETRIES")
+    if env:
+        paths = [Path(p) for p in env.split(os.pathsep) if p]
+    else:
+        paths = sorted(ROOT.glob(".tools/poetry-*/bin/poetry"), reverse=True)
+    missing = [p for p in paths if not p.is_file()]
+    if not paths or missing:
+        raise RuntimeError(
+            f"no Poetry executables for the end-to-end tests (missing: {missing}); run ./dev setup"
+        )
+    return paths
+
+
+def version_of(path: Path) -> tuple[int, ...]:
+    """Read the version from the venv directory name (`.tools/poetry-X.Y.Z`) or ask Poetry."""
+    m = re.search(r"poetry-(\d+(?:\.\d+)+)", str(path))
+    if m:
+        return tuple(int(x) for x in m.group(1).split("."))
+    out = subprocess.run([str(path), "--version"], capture_output=True, text=True, check=True)
+    found = re.search(r"(\d+(?:\.\d+)+)", out.stdout)
+    assert found, out.stdout
+    return tuple(int(x) for x in found.group(1).split("."))
+
+
+@dataclass
+class PoetryExe:
+    """One Poetry installation plus the isolated environment tests run it in."""
+
+    path: Path
+    version: tuple[int, ...]
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return "poetry" + ".".join(map(str, self.version))
+
+    @property
+    def major(self) -> int:
+        return self.version[0]
+
+    def run(
+        self,
+        args: Sequence[str],
+        cwd: Path,
+        *,
+        check: bool = True,
+        extra_env: Mapping[str, str] | None = None,
+        timeout: float = 300,
+    ) -> subprocess.CompletedProcess[str]:
+        env = {**self.env, **(extra_env or {})}
+        proc = subprocess.run(
+            [str(self.path), *args, "--no-interaction", "--no-ansi"],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"poetry {' '.join(args)} failed ({proc.returncode}) in {cwd}:\n"
+                f"{proc.stdout}\n{proc.stderr}"
+            )
+        return proc
+
+    def lock(self, cwd: Path, *, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Relock without upgrading: the one flag choice tests need (mirrors lockfix.poetry)."""
+        args = ["lock", "--no-update"] if self.major < 2 else ["lock"]
+        return self.run(args, cwd, check=check)
+
+    def check_lock(self, cwd: Path) -> subprocess.CompletedProcess[str]:
+        """`poetry check --lock` (1.8 and 2.x both know it); returns without raising."""
+        return self.run(["check", "--lock"], cwd, check=False)
+
+
+def isolated_env(home: Path) -> dict[str, str]:
+    """An environment in which Poetry sees only per-test config, cache and data dirs."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("POETRY_", "VIRTUAL_ENV", "PIP_", "LOCKFIX_"))
+    }
+    env.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / "config"),
+        XDG_CACHE_HOME=str(home / "cache"),
+        XDG_DATA_HOME=str(home / "data"),
+        POETRY_CONFIG_DIR=str(home / "poetry-config"),
+        POETRY_CACHE_DIR=str(home / "poetry-cache"),
+        POETRY_DATA_DIR=str(home / "poetry-data"),
+        POETRY_VIRTUALENVS_CREATE="false",
+        POETRY_NO_INTERACTION="1",
+        PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_AUTHOR_NAME="Test",
+        GIT_AUTHOR_EMAIL="test@example.invalid",
+        GIT_COMMITTER_NAME="Test",
+        GIT_COMMITTER_EMAIL="test@example.invalid",
+    )
+    return env
