@@ -12,7 +12,7 @@ import os
 import re
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,6 +59,15 @@ class PoetryExe:
     def major(self) -> int:
         return self.version[0]
 
+    def with_env(self, **overrides: str) -> PoetryExe:
+        """A copy running with some variables changed, e.g. to let Poetry create venvs for a
+        project whose ``python`` excludes the running interpreter::
+
+            poetry.with_env(POETRY_VIRTUALENVS_CREATE="true",
+                            POETRY_VIRTUALENVS_PATH=str(tmp_path / "home" / "venvs"))
+        """
+        return replace(self, env={**self.env, **overrides})
+
     def run(
         self,
         args: Sequence[str],
@@ -100,6 +109,7 @@ def isolated_env(home: Path) -> dict[str, str]:
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("POETRY_", "VIRTUAL_ENV", "PIP_", "LOCKFIX_"))
+        and k.lower() not in _PROXY_VARS
     }
     env.update(
         HOME=str(home),
@@ -118,4 +128,14 @@ def isolated_env(home: Path) -> dict[str, str]:
         GIT_COMMITTER_NAME="Test",
         GIT_COMMITTER_EMAIL="test@example.invalid",
     )
+    # Hermetic by construction, even on a machine with network: every HTTP(S) request
+    # except to the test index on 127.0.0.1 goes to a dead proxy (the discard port) and
+    # fails at once instead of reaching PyPI.
+    for var in ("http_proxy", "https_proxy", "all_proxy"):
+        env[var] = env[var.upper()] = _DEAD_PROXY
+    env["no_proxy"] = env["NO_PROXY"] = "127.0.0.1,localhost"
     return env
+
+
+_PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+_DEAD_PROXY = "http://127.0.0.1:9"
