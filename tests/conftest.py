@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.index import DEFAULT_UNIVERSE, PackageIndex
+from lockfix.localindex import DEFAULT_UNIVERSE, PackageIndex
 from tests.support.poetry import PoetryExe, discover_poetries, isolated_env, version_of
 from tests.support.repos import GitRepo, RepoCache, monorepo, single_project
 

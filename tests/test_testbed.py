@@ -15,7 +15,7 @@ from urllib.parse import urljoin
 
 import pytest
 
-from tests.support.index import Dist, PackageIndex
+from lockfix.localindex import Dist, PackageIndex
 from tests.support.repos import (
     API_GATEWAY,
     BACKGROUND_WORKER,

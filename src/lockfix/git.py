@@ -140,3 +140,82 @@ class Git:
                 raise GitError("cannot revert a root commit's changes here")
             return op.theirs, head, parent
         return parent, head, op.theirs
+
+    # -- merge-driver context (read-only: git holds index.lock while a driver runs) -------
+    def hash_blob(self, data: bytes) -> str:
+        """The blob id git would give ``data`` (nothing is written)."""
+        return self.run_bytes(["hash-object", "--stdin"], input=data).stdout.decode().strip()
+
+    def blob_id(self, rev: str, path: str) -> str | None:
+        proc = self.run_bytes(["rev-parse", "--verify", "--quiet", f"{rev}:{path}"], check=False)
+        return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+    def _candidate_commits(self, env: dict[str, str]) -> list[tuple[str, str]]:
+        """(commit, how it was found) for the commit being merged in, most specific first.
+
+        git 2.39 does not tell a driver which commits it merges (shared/README.md §1), so
+        each operation's own traces are read: GITHEAD_* for merge and pull, the rebase
+        todo lists, the cherry-pick sequencer, then any ref tip, stash or recent HEAD
+        position — verified by the caller against the blobs git handed over.
+        """
+        found: list[tuple[str, str]] = []
+        for key in sorted(env):
+            if key.startswith("GITHEAD_"):
+                found.append((key[len("GITHEAD_") :], "merge"))
+        gd = self.git_dir()
+        done = gd / "rebase-merge" / "done"
+        if done.is_file():
+            lines = [ln.split() for ln in done.read_text().splitlines() if ln.strip()]
+            lines = [ln for ln in lines if not ln[0].startswith("#") and len(ln) > 1]
+            if lines:
+                found.append((lines[-1][1], "rebase"))
+        original = gd / "rebase-apply" / "original-commit"
+        if original.is_file():
+            found.append((original.read_text().strip(), "rebase --apply"))
+        todo = gd / "sequencer" / "todo"
+        if todo.is_file():
+            for ln in todo.read_text().splitlines():
+                parts = ln.split()
+                if len(parts) > 1 and not parts[0].startswith("#"):
+                    found.append((parts[1], "cherry-pick" if parts[0] in ("pick", "p") else parts[0]))
+                    break
+        refs = self.run("for-each-ref", "--format=%(objectname)", check=False).split()
+        found.extend((sha, "ref") for sha in refs)
+        stash = self.run("log", "-g", "--format=%H", "-n", "20", "refs/stash", check=False).split()
+        found.extend((sha, "stash") for sha in stash)
+        reflog = self.run("log", "-g", "--format=%H", "-n", "50", "HEAD", check=False).split()
+        found.extend((sha, "reflog") for sha in reflog)
+        return found
+
+    def merging_commits(
+        self, env: dict[str, str], path: str, base_blob: str | None, ours_blob: str, theirs_blob: str
+    ) -> tuple[str | None, str, str, str] | None:
+        """(base, ours, theirs, how) commits of the merge a driver runs in, or None.
+
+        A candidate is accepted only if its blob at ``path`` is the one git passed as
+        theirs, HEAD's is ours, and the derived base holds the base blob: a wrong guess
+        would regenerate the lock against the wrong pyproject.toml.
+        """
+        head = self.rev_parse("HEAD")
+        if head is None or self.blob_id(head, path) != ours_blob:
+            return None
+        seen: set[str] = set()
+        for rev, how in self._candidate_commits(env):
+            sha = self.rev_parse(rev)
+            if sha is None or sha in seen or sha == head:
+                continue
+            seen.add(sha)
+            if self.blob_id(sha, path) != theirs_blob:
+                continue
+            parent = self.rev_parse(sha + "^")
+            parents = [parent] if parent else []
+            bases = self.run("merge-base", "--all", head, sha, check=False).split()
+            # a merge's base is the merge base; a replayed (picked, stashed) commit's is its
+            # parent; the blob check below decides between them for the other traces
+            candidates = [*bases, *parents] if how == "merge" else [*parents, *bases]
+            for base in candidates:
+                if self.blob_id(base, path) == base_blob:
+                    return base, head, sha, how
+            if base_blob is None and not candidates:
+                return None, head, sha, how
+        return None

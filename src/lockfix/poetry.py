@@ -6,6 +6,7 @@ locked versions on which Poetry line), so the commands never build Poetry argume
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -93,10 +94,8 @@ class Poetry:
 
 
 def _kill_group(proc: subprocess.Popen[str]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 def _tail(text: str, lines: int = 15) -> str:
@@ -129,7 +128,36 @@ def _read_version(executable: str) -> tuple[int, ...]:
     return tuple(int(g) for g in m.groups() if g is not None)
 
 
-def find_poetry(explicit: str | None = None, env: Mapping[str, str] | None = None) -> Poetry:
+def _cached_version(executable: str, cache_dir: Path | None) -> tuple[int, ...]:
+    """``poetry --version`` costs half a second; the merge driver runs once per file, so
+    the answer is kept beside the driver's work tree, keyed by the executable's identity."""
+    if cache_dir is None:
+        return _read_version(executable)
+    real = Path(executable).resolve()
+    st = real.stat()
+    key = f"{real}\t{st.st_mtime_ns}\t{st.st_size}"
+    cache = cache_dir / "poetry-version"
+    try:
+        stored_key, _, stored = cache.read_text().rpartition("\t")
+        if stored_key == key:
+            return tuple(int(x) for x in stored.split("."))
+    except (OSError, ValueError):
+        pass
+    version = _read_version(executable)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        cache.write_text(f"{key}\t{'.'.join(map(str, version))}")
+    except OSError:
+        pass
+    return version
+
+
+def find_poetry(
+    explicit: str | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    cache_dir: Path | None = None,
+) -> Poetry:
     """The Poetry to use: ``explicit`` (``--poetry``), else ``$LOCKFIX_POETRY``, else PATH."""
     env = os.environ if env is None else env
     wanted = explicit or env.get("LOCKFIX_POETRY")
@@ -144,7 +172,7 @@ def find_poetry(explicit: str | None = None, env: Mapping[str, str] | None = Non
             f"Poetry not found ({where})",
             hint="install Poetry (pipx install poetry) or point LOCKFIX_POETRY at it",
         )
-    version = _read_version(found)
+    version = _cached_version(found, cache_dir)
     if version < (1, 2):
         raise PoetryError(
             f"Poetry {'.'.join(map(str, version))} is too old; lockfix needs Poetry 1.2 or newer",

@@ -31,7 +31,7 @@ from typing import Any, Literal, Union
 
 import tomlkit
 
-from tests.support.index import PackageIndex
+from lockfix.localindex import PackageIndex
 from tests.support.poetry import PoetryExe
 
 Style = Literal["poetry", "pep621"]

@@ -1,0 +1,3 @@
+from lockfix.cli import main
+
+main()

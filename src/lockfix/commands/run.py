@@ -1,0 +1,133 @@
+"""``lockfix run``: fix conflicted or stale Poetry files after a merge, rebase or
+cherry-pick stopped, or whenever locks have gone stale."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TextIO
+
+from lockfix.config import Settings, load_settings
+from lockfix.errors import LockfixError
+from lockfix.git import Git
+from lockfix.poetry import Poetry, find_poetry
+from lockfix.report import Progress
+from lockfix.resolve import Outcome, Plan, execute, plan_workspace, relative_dirs
+
+NEXT_STEP = {
+    "merge": "git commit",
+    "rebase": "git rebase --continue",
+    "cherry-pick": "git cherry-pick --continue",
+    "revert": "git revert --continue",
+}
+
+
+def default_jobs() -> int:
+    """Poetry is a Python process that mostly waits on the index or the CPU; one per core,
+    at least two so that network waits overlap."""
+    return max(2, min(8, os.cpu_count() or 1))
+
+
+def _line(plan: Plan) -> str:
+    return "; ".join(plan.reasons) or (str(plan.error).splitlines()[0] if plan.error else "")
+
+
+def run(
+    paths: tuple[str, ...],
+    *,
+    cwd: Path,
+    flags: Mapping[str, object],
+    jobs: int | None,
+    dry_run: bool,
+    stage: bool,
+    quiet: bool,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+) -> int:
+    git = Git(cwd)
+    root = git.toplevel()
+    settings: Settings = load_settings(root).override(**flags)
+    only = relative_dirs(root, cwd, paths) if paths else []
+
+    poetry: Poetry | None = None
+    poetry_error: LockfixError | None = None
+    try:
+        poetry = find_poetry(settings.poetry)
+    except LockfixError as exc:
+        poetry_error = exc
+
+    ws = plan_workspace(
+        git, settings, only=only, poetry_version=poetry.version if poetry else None
+    )
+    todo = [p for p in ws.plans.values() if p.needs_work]
+    if not todo:
+        if not quiet:
+            print("lockfix: nothing to do: no conflicted or stale Poetry files.", file=out)
+        return 0
+
+    if dry_run:
+        print(f"lockfix run --dry-run: {len(todo)} package(s) would change:", file=out)
+        for plan in todo:
+            action = "cannot fix" if plan.error else ("relock" if plan.relock else "merge")
+            print(f"  {plan.package.label}: {action}: {_line(plan)}", file=out)
+            for note in plan.notes:
+                print(f"      {note}", file=out)
+            if plan.error:
+                print(f"      {plan.error}", file=out)
+        return 1 if any(p.error for p in todo) else 0
+
+    if poetry is None and any(p.relock for p in todo):
+        assert poetry_error is not None
+        print(f"lockfix: {poetry_error}", file=err)
+        print("lockfix: nothing was changed.", file=err)
+        return 1
+
+    progress = Progress(len(todo), err, quiet=quiet)
+    outcomes = execute(
+        ws,
+        poetry,
+        settings,
+        jobs=jobs or default_jobs(),
+        stage=stage,
+        on_start=lambda plan: progress.start(plan.package.label),
+        on_done=lambda o: progress.finish(o.plan.package.label, _progress_line(o)),
+    )
+    progress.close()
+    return _summary(outcomes, git, out=out, err=err, stage=stage, quiet=quiet)
+
+
+def _progress_line(o: Outcome) -> str:
+    if o.status == "resolved":
+        return f"lockfix: {o.plan.package.label}: fixed in {o.seconds:.1f}s"
+    return f"lockfix: {o.plan.package.label}: {o.status}"
+
+
+def _summary(outcomes: list[Outcome], git: Git, *, out: TextIO, err: TextIO, stage: bool,
+             quiet: bool) -> int:
+    failed = [o for o in outcomes if o.status != "resolved"]
+    if not quiet or failed:
+        width = max(len(o.plan.package.label) for o in outcomes)
+        print("\nlockfix summary:", file=out)
+        for o in outcomes:
+            took = f"{o.seconds:5.1f}s" if o.status == "resolved" else "     -"
+            print(f"  {o.plan.package.label:<{width}}  {o.status:<8} {took}  {_line(o.plan)}",
+                  file=out)
+            for note in o.plan.notes:
+                print(f"  {'':<{width}}    note: {note}", file=out)
+    for o in failed:
+        print(f"\nlockfix: {o.plan.package.label}: {o.message}", file=err)
+        print("  its files were left as they were.", file=err)
+    remaining = sorted(git.unmerged())
+    op = git.operation()
+    if failed:
+        return 1
+    if not quiet:
+        staged = " and staged" if stage else ""
+        print(f"\nlockfix: all {len(outcomes)} package(s) fixed{staged}.", file=out)
+        if remaining:
+            print(f"  other conflicted files remain: {', '.join(remaining)}", file=out)
+        elif op is not None:
+            print(f"  next: {NEXT_STEP[op.kind]}", file=out)
+    return 0

@@ -1,0 +1,66 @@
+"""Settings: built-in defaults, then ``[tool.lockfix]`` in the repository's root
+``pyproject.toml``, then command-line flags. One place reads them all."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, get_args
+
+from lockfix.errors import LockfixError
+from lockfix.lock import LockPolicy
+from lockfix.manifest import Policy as ManifestPolicy
+from lockfix.poetry import DEFAULT_TIMEOUT
+from lockfix.toml import load_toml
+
+MANIFEST_POLICIES: tuple[str, ...] = get_args(ManifestPolicy)
+LOCK_POLICIES: tuple[str, ...] = get_args(LockPolicy)
+
+
+@dataclass(frozen=True)
+class Settings:
+    manifest_policy: ManifestPolicy = "theirs"
+    lock_policy: LockPolicy = "drop"
+    timeout: float = DEFAULT_TIMEOUT
+    poetry: str | None = None  # executable; None = $LOCKFIX_POETRY or PATH
+
+    def override(self, **flags: Any) -> Settings:
+        """Apply command-line flags; a flag left unset (None) keeps the configured value."""
+        return replace(self, **{k: v for k, v in flags.items() if v is not None})
+
+
+def _choice(table: Mapping[str, Any], key: str, allowed: tuple[str, ...], default: str) -> str:
+    value = table.get(key, default)
+    if value not in allowed:
+        raise LockfixError(
+            f"[tool.lockfix] {key} = {value!r} is not one of {', '.join(allowed)}",
+            hint="fix the root pyproject.toml",
+        )
+    return str(value)
+
+
+def load_settings(repo_root: Path) -> Settings:
+    """Read ``[tool.lockfix]`` from the root pyproject.toml; missing or unparsable = defaults.
+
+    An unparsable root manifest is common mid-merge (it may be the very file being
+    resolved), so it must not stop lockfix: its own settings are simply not read.
+    """
+    path = repo_root / "pyproject.toml"
+    try:
+        data = load_toml(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, LockfixError, UnicodeDecodeError):
+        return Settings()
+    table = data.get("tool", {}).get("lockfix", {})
+    if not isinstance(table, Mapping):
+        return Settings()
+    defaults = Settings()
+    timeout = table.get("timeout", defaults.timeout)
+    if not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise LockfixError(f"[tool.lockfix] timeout = {timeout!r} must be a positive number")
+    return Settings(
+        manifest_policy=_choice(table, "manifest-policy", MANIFEST_POLICIES, defaults.manifest_policy),  # type: ignore[arg-type]
+        lock_policy=_choice(table, "lock-policy", LOCK_POLICIES, defaults.lock_policy),  # type: ignore[arg-type]
+        timeout=float(timeout),
+        poetry=table.get("poetry") if isinstance(table.get("poetry"), str) else None,
+    )

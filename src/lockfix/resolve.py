@@ -1,0 +1,325 @@
+"""The engine behind ``lockfix run``: find what is wrong in each package, then fix it.
+
+Planning is pure reading (git stages, working files, parsing, hashing). Fixing a package
+writes its merged ``pyproject.toml`` and preferred ``poetry.lock`` into the package
+directory, lets Poetry relock there, and on any failure puts both files back
+byte-for-byte, so a failed package is left exactly as git left it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import time
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lockfix import hashing, markers, sides
+from lockfix.config import Settings
+from lockfix.errors import LockfixError, MalformedToml
+from lockfix.git import Git
+from lockfix.lock import lock_is_parseable_by, merge_locks, parse_lock
+from lockfix.manifest import merge_manifest
+from lockfix.poetry import Poetry
+from lockfix.toml import load_toml
+from lockfix.workspace import Graph, Package, build_graph, discover
+
+
+@dataclass
+class Plan:
+    """What lockfix will do to one package, and why."""
+
+    package: Package
+    reasons: list[str] = field(default_factory=list)
+    manifest_text: str | None = None  # merged pyproject.toml to write, if it needs one
+    manifest_data: Mapping[str, Any] | None = None  # the manifest as it will be
+    preferred_lock: str | None = None  # preferred lock to write before relocking
+    relock: bool = False
+    full_resolve: bool = False  # no usable preferred lock: Poetry resolves from scratch
+    notes: list[str] = field(default_factory=list)
+    error: LockfixError | None = None  # planning already failed: nothing will be written
+    stage: list[str] = field(default_factory=list)  # paths to `git add` after success
+
+    @property
+    def needs_work(self) -> bool:
+        return bool(self.reasons) or self.error is not None
+
+
+@dataclass
+class Outcome:
+    plan: Plan
+    status: str  # "resolved" | "failed" | "skipped" | "would fix"
+    seconds: float = 0.0
+    message: str = ""
+
+
+@dataclass
+class Workspace:
+    """A repository's packages with their (merged, where needed) manifests and graph."""
+
+    root: Path
+    git: Git
+    plans: dict[str, Plan]
+    graph: Graph
+
+
+def _read(root: Path, rel: str) -> str | None:
+    try:
+        return (root / rel).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+
+
+def _manifest_sides(
+    git: Git, root: Path, rel: str, unmerged: Mapping[str, dict[int, str]], text: str | None
+) -> tuple[sides.Sides | None, Mapping[str, Any] | None]:
+    """(sides to merge, or parsed data when the file is fine as it is)."""
+    if rel in unmerged:
+        return sides.from_index(git, rel, unmerged[rel]), None
+    if text is None:
+        raise LockfixError(f"{rel}: missing from the working tree")
+    split = sides.from_markers(text)
+    if split is not None:
+        return split, None
+    try:
+        return None, load_toml(text, rel)
+    except MalformedToml:
+        # git may merge two valid files "cleanly" into invalid TOML (both sides added
+        # the same table in different places): redo that merge from the commits.
+        redo = sides.from_operation(git, rel)
+        if redo is None:
+            raise
+        return redo, None
+
+
+def _plan_manifest(plan: Plan, git: Git, root: Path, unmerged: Mapping[str, dict[int, str]],
+                   settings: Settings) -> None:
+    rel = plan.package.pyproject
+    text = _read(root, rel)
+    found, data = _manifest_sides(git, root, rel, unmerged, text)
+    if found is None:
+        plan.manifest_data = data
+        return
+    merged = merge_manifest(
+        found.base, found.ours, found.theirs, settings.manifest_policy, where=rel
+    )
+    plan.manifest_text = merged.text
+    plan.manifest_data = load_toml(merged.text, rel)
+    plan.reasons.append(f"pyproject.toml conflicted ({found.origin})")
+    plan.notes.extend(
+        f"pyproject clash at {c.path}: took {c.chosen}" for c in merged.clashes
+    )
+    plan.stage.append(rel)
+
+
+def _plan_lock(plan: Plan, git: Git, root: Path, unmerged: Mapping[str, dict[int, str]],
+               settings: Settings, poetry_version: tuple[int, ...] | None) -> None:
+    rel = plan.package.lockfile
+    assert plan.manifest_data is not None
+    found: sides.Sides | None = None
+    if rel in unmerged:
+        found = sides.from_index(git, rel, unmerged[rel])
+    text = _read(root, rel)
+    if found is None and text is not None:
+        found = sides.from_markers(text)
+    if found is not None:
+        merged = merge_locks(found.base, found.ours, found.theirs, settings.lock_policy, where=rel)
+        plan.preferred_lock = merged.text
+        plan.reasons.append(f"poetry.lock conflicted ({found.origin})")
+        if merged.clashes:
+            names = ", ".join(c.name for c in merged.clashes)
+            plan.notes.append(f"lock clash on {names}: {merged.clashes[0].resolution}")
+        plan.relock = True
+        plan.stage.append(rel)
+    elif text is None:
+        return
+    else:
+        lock = parse_lock(text, rel)
+        freshness = hashing.lock_freshness(plan.manifest_data, lock)
+        if not freshness.fresh or plan.manifest_text is not None:
+            if plan.manifest_text is None:
+                plan.reasons.append("poetry.lock stale (content-hash)")
+            plan.preferred_lock = text
+            plan.relock = True
+            plan.stage.append(rel)
+    if plan.preferred_lock is not None and poetry_version is not None:
+        version = parse_lock(plan.preferred_lock, rel).lock_version
+        if not lock_is_parseable_by(version, poetry_version):
+            plan.full_resolve = True
+            plan.notes.append(
+                f"lock-version {version} is unreadable for Poetry "
+                f"{'.'.join(map(str, poetry_version))}: resolving from scratch"
+            )
+
+
+def plan_workspace(
+    git: Git,
+    settings: Settings,
+    *,
+    only: Iterable[str] = (),
+    poetry_version: tuple[int, ...] | None = None,
+) -> Workspace:
+    """Inspect every package; ``only`` (repository-relative dirs) limits what is fixed."""
+    root = git.toplevel()
+    unmerged = git.unmerged()
+    packages = discover(git.ls_files())
+    plans = {d: Plan(p) for d, p in packages.items()}
+    for plan in plans.values():
+        try:
+            _plan_manifest(plan, git, root, unmerged, settings)
+        except LockfixError as exc:
+            plan.error = exc
+    graph = build_graph({d: p.manifest_data for d, p in plans.items() if p.manifest_data is not None})
+    changed = [d for d, p in plans.items() if p.manifest_text is not None]
+    for d in sorted(graph.dependents_closure(changed) - set(changed)):
+        plan = plans[d]
+        if plan.package.has_lock:
+            users = [c for c in changed if c in graph.reachable(d)]
+            plan.reasons.append(f"path dependency changed ({', '.join(users)})")
+    for plan in plans.values():
+        if plan.error is not None or not (plan.package.has_lock or plan.package.lockfile in unmerged):
+            continue
+        try:
+            _plan_lock(plan, git, root, unmerged, settings, poetry_version)
+        except LockfixError as exc:
+            plan.error = exc
+        if plan.reasons and plan.package.has_lock and not plan.relock and plan.error is None:
+            # a path dependency changed although this lock's own hash is fine
+            plan.relock = True
+            plan.preferred_lock = _read(root, plan.package.lockfile)
+            plan.stage.append(plan.package.lockfile)
+    wanted = [w.strip("/") for w in only]
+    if wanted:
+        chosen = {
+            d for d in plans if any(w in ("", ".") or d == w or d.startswith(w + "/") for w in wanted)
+        }
+        # what a chosen package depends on must be fixed first, or its relock cannot work
+        chosen.update(dep for d in list(chosen) for dep in graph.reachable(d))
+        for d, plan in plans.items():
+            if d not in chosen:
+                plan.reasons.clear()
+                plan.error = None
+    for cycle in graph.cycles:
+        for d in cycle:
+            if plans[d].needs_work:
+                plans[d].notes.append("path-dependency cycle: " + " -> ".join([*cycle, cycle[0]]))
+    return Workspace(root, git, plans, graph)
+
+
+# -- execution ---------------------------------------------------------------------------
+
+
+def _snapshot(root: Path, rels: Iterable[str]) -> dict[str, bytes | None]:
+    out: dict[str, bytes | None] = {}
+    for rel in rels:
+        try:
+            out[rel] = (root / rel).read_bytes()
+        except FileNotFoundError:
+            out[rel] = None
+    return out
+
+
+def _restore(root: Path, saved: Mapping[str, bytes | None]) -> None:
+    for rel, data in saved.items():
+        path = root / rel
+        if data is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.write_bytes(data)
+
+
+def apply_plan(ws: Workspace, plan: Plan, poetry: Poetry | None, settings: Settings) -> float:
+    """Write and relock one package; on failure restore its files and re-raise."""
+    if plan.error is not None:
+        raise plan.error
+    root = ws.root
+    pkg = plan.package
+    saved = _snapshot(root, [pkg.pyproject, pkg.lockfile])
+    started = time.monotonic()
+    try:
+        if plan.manifest_text is not None:
+            (root / pkg.pyproject).write_text(plan.manifest_text, encoding="utf-8")
+        if plan.relock:
+            if poetry is None:
+                raise LockfixError("internal: relock planned without Poetry")
+            lock_path = root / pkg.lockfile
+            if plan.full_resolve:
+                lock_path.unlink(missing_ok=True)
+            elif plan.preferred_lock is not None:
+                lock_path.write_text(plan.preferred_lock, encoding="utf-8")
+            poetry.relock(root / (pkg.dir or "."), timeout=settings.timeout)
+            _verify(root, pkg.pyproject, pkg.lockfile)
+    except BaseException:
+        _restore(root, saved)
+        raise
+    return time.monotonic() - started
+
+
+def _verify(root: Path, pyproject_rel: str, lock_rel: str) -> None:
+    """Never report success for a lock that is not fresh for its manifest."""
+    lock_text = (root / lock_rel).read_text(encoding="utf-8")
+    if markers.has_conflicts(lock_text):
+        raise LockfixError(f"{lock_rel}: Poetry left conflict markers in the lock")
+    manifest = load_toml((root / pyproject_rel).read_text(encoding="utf-8"), pyproject_rel)
+    freshness = hashing.lock_freshness(manifest, parse_lock(lock_text, lock_rel))
+    if not freshness.fresh:
+        raise LockfixError(
+            f"{lock_rel}: Poetry wrote a lock whose content-hash does not match "
+            f"pyproject.toml ({freshness.rule})"
+        )
+
+
+def execute(
+    ws: Workspace,
+    poetry: Poetry | None,
+    settings: Settings,
+    *,
+    jobs: int,
+    stage: bool,
+    on_start: Callable[[Plan], None] = lambda plan: None,
+    on_done: Callable[[Outcome], None] = lambda outcome: None,
+) -> list[Outcome]:
+    """Fix every package that needs it: dependencies first, independent ones in parallel."""
+    todo = {d: p for d, p in ws.plans.items() if p.needs_work}
+    failed: set[str] = set()
+    outcomes: list[Outcome] = []
+
+    def one(plan: Plan) -> Outcome:
+        blocked = [d for d in ws.graph.reachable(plan.package.dir) if d in failed]
+        if blocked:
+            return Outcome(plan, "skipped", message=f"path dependency failed: {', '.join(blocked)}")
+        on_start(plan)
+        try:
+            seconds = apply_plan(ws, plan, poetry, settings)
+        except LockfixError as exc:
+            return Outcome(plan, "failed", message=str(exc))
+        return Outcome(plan, "resolved", seconds)
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for level in ws.graph.levels(todo):
+            for outcome in pool.map(one, [todo[d] for d in level]):
+                if outcome.status != "resolved":
+                    failed.add(outcome.plan.package.dir)
+                outcomes.append(outcome)
+                on_done(outcome)
+    if stage:
+        paths = [rel for o in outcomes if o.status == "resolved" for rel in o.plan.stage]
+        ws.git.add(sorted(set(paths)))
+    return outcomes
+
+
+def relative_dirs(root: Path, cwd: Path, paths: Iterable[str]) -> list[str]:
+    """Command-line paths (relative to ``cwd``) as repository-relative directories."""
+    out = []
+    for raw in paths:
+        full = (cwd / raw).resolve()
+        try:
+            rel = full.relative_to(root.resolve()).as_posix()
+        except ValueError:
+            raise LockfixError(f"{raw}: outside the repository {root}") from None
+        if full.is_file():
+            rel = posixpath.dirname(rel)
+        out.append("" if rel == "." else rel)
+    return out
