@@ -29,6 +29,7 @@ def main() -> None:
     """Resolve Poetry lock-file merge conflicts by re-locking, not by merging text.
 
     \b
+    lockfix demo          see it work on a throw-away monorepo (offline, ~1 minute)
     lockfix install       register the git merge driver for this clone (once)
     lockfix run           fix conflicted or stale pyproject.toml / poetry.lock now
     lockfix check         report conflict markers, stale locks, path-dependency drift (CI)
@@ -169,3 +170,18 @@ def merge_driver_command(base: Path, ours: Path, theirs: Path, marker_size: int,
                       (_label(padded[0], "%S"), _label(padded[1], "%X"), _label(padded[2], "%Y")))
     flags = {"manifest_policy": manifest_policy, "lock_policy": lock_policy}
     sys.exit(run_driver(args, flags))
+
+
+@main.command("demo")
+@click.option("--keep", is_flag=True, help="Keep the demo directory instead of deleting it.")
+@click.option("--poetry", "poetry", metavar="PATH", default=None,
+              help="Poetry executable (default: $LOCKFIX_POETRY, then PATH).")
+def demo_command(keep: bool, poetry: str | None) -> None:
+    """Show plain git's lock conflicts, then the same merge finishing with lockfix.
+
+    Everything happens in a temp directory against a package index served on 127.0.0.1:
+    no network, nothing touched outside that directory.
+    """
+    from lockfix.commands.demo import demo
+
+    sys.exit(demo(keep=keep, poetry_path=poetry))

@@ -1,0 +1,172 @@
+"""``lockfix install`` / ``uninstall`` / ``install --check``: register the merge driver.
+
+git needs two things before it runs a custom driver: the command, in git config
+(``merge.lockfix.*``), and attributes that route files to it. The config is per clone
+(or global) and never committed; the attribute lines usually live in the committed root
+``.gitattributes``. Install adds only what is missing and marks the attribute lines it
+adds, so uninstall removes exactly those and nothing the user wrote.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from lockfix.git import Git
+
+DRIVER = "lockfix"
+ATTRIBUTE_LINES = (f"poetry.lock merge={DRIVER}", f"pyproject.toml merge={DRIVER}")
+MARK = "# added by `lockfix install`; `lockfix uninstall` removes the lines below it"
+MARK_CREATED = MARK + " (and this file)"
+
+
+def _git_version(git: Git) -> tuple[int, ...]:
+    m = re.search(r"(\d+)\.(\d+)", git.run("--version"))
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
+def driver_command(git: Git) -> str:
+    """The shell command git runs: an absolute interpreter, so it works where ``lockfix``
+    is not on git's PATH (GUI clients, hooks), quoted for paths with spaces."""
+    placeholders = "%O %A %B %L %P"
+    if _git_version(git) >= (2, 44):  # labels of base, ours, theirs
+        placeholders += " %S %X %Y"
+    return f"{shlex.quote(sys.executable)} -m lockfix merge-driver {placeholders}"
+
+
+@dataclass(frozen=True)
+class Scope:
+    config_args: tuple[str, ...]  # ("--local",) or ("--global",)
+    attributes: Path
+
+
+def resolve_scope(git: Git, *, global_: bool, attributes_file: str) -> Scope:
+    if global_:
+        configured = git.run("config", "--global", "--get", "core.attributesFile", check=False)
+        if configured.strip():
+            path = Path(os.path.expanduser(configured.strip()))
+        else:
+            xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+            path = Path(xdg) / "git" / "attributes"
+        return Scope(("--global",), path)
+    root = git.toplevel()
+    if attributes_file == "info":
+        return Scope(("--local",), git.git_dir() / "info" / "attributes")
+    return Scope(("--local",), root / ".gitattributes")
+
+
+def _config(git: Git, scope: Scope) -> dict[str, str]:
+    out = git.run("config", *scope.config_args, "--get-regexp", rf"^merge\.{DRIVER}\.", check=False)
+    result = {}
+    for line in out.splitlines():
+        key, _, value = line.partition(" ")
+        result[key] = value
+    return result
+
+
+def wanted_config(git: Git) -> dict[str, str]:
+    return {
+        f"merge.{DRIVER}.name": "lockfix: merge pyproject.toml as TOML, regenerate poetry.lock",
+        f"merge.{DRIVER}.driver": driver_command(git),
+        # inner merges of several merge bases: keep one side whole, so the virtual base
+        # is a valid lock/manifest rather than a file full of markers
+        f"merge.{DRIVER}.recursive": "binary",
+    }
+
+
+def _missing_lines(text: str) -> list[str]:
+    present = {" ".join(line.split()) for line in text.splitlines()}
+    return [line for line in ATTRIBUTE_LINES if line not in present]
+
+
+def install(git: Git, *, global_: bool, attributes_file: str, out: object = None) -> int:
+    scope = resolve_scope(git, global_=global_, attributes_file=attributes_file)
+    changed = []
+    for key, value in wanted_config(git).items():
+        if _config(git, scope).get(key) != value:
+            git.run("config", *scope.config_args, key, value)
+            changed.append(key)
+    path = scope.attributes
+    text = path.read_text(encoding="utf-8") if path.exists() else None
+    missing = _missing_lines(text or "")
+    if missing:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        block = "\n".join([MARK if text is not None else MARK_CREATED, *missing]) + "\n"
+        if text and not text.endswith("\n"):
+            block = "\n" + block.replace(MARK, MARK + " (after a final newline)", 1)
+        path.write_text((text or "") + block, encoding="utf-8")
+        changed.append(str(path))
+    where = "globally" if global_ else "in this clone"
+    if changed:
+        print(f"lockfix: driver installed {where}; updated {', '.join(changed)}")
+        if path.name == ".gitattributes" and missing:
+            print(f"lockfix: commit {path.name} so that everyone's merges use it")
+    else:
+        print(f"lockfix: already installed {where}; nothing changed")
+    return 0
+
+
+def uninstall(git: Git, *, global_: bool, attributes_file: str) -> int:
+    scope = resolve_scope(git, global_=global_, attributes_file=attributes_file)
+    removed = []
+    if _config(git, scope):
+        git.run("config", *scope.config_args, "--remove-section", f"merge.{DRIVER}")
+        removed.append(f"merge.{DRIVER} config")
+    path = scope.attributes
+    if path.exists():
+        text = path.read_text(encoding="utf-8")
+        new = _strip_block(text)
+        if new != text:
+            if new is None:
+                path.unlink()
+            else:
+                path.write_text(new, encoding="utf-8")
+            removed.append(str(path))
+    print(f"lockfix: removed {', '.join(removed)}" if removed else "lockfix: was not installed")
+    return 0
+
+
+def _strip_block(text: str) -> str | None:
+    """``text`` without the lines install added (None: install created the file)."""
+    lines = text.splitlines(keepends=True)
+    out: list[str] = []
+    i = 0
+    created = False
+    while i < len(lines):
+        line = lines[i].rstrip("\n")
+        if line.startswith(MARK):
+            created |= line == MARK_CREATED
+            if line.endswith("(after a final newline)") and out and out[-1].endswith("\n"):
+                out[-1] = out[-1][:-1]
+            i += 1
+            while i < len(lines) and " ".join(lines[i].split()) in ATTRIBUTE_LINES:
+                i += 1
+            continue
+        out.append(lines[i])
+        i += 1
+    result = "".join(out)
+    return None if created and not result else result
+
+
+def check(git: Git) -> int:
+    """Exit 0 when merges in this clone will use the driver; say what is missing if not."""
+    problems = []
+    driver = git.run("config", "--get", f"merge.{DRIVER}.driver", check=False).strip()
+    if not driver:
+        problems.append(f"git config has no merge.{DRIVER}.driver (run `lockfix install`)")
+    attrs = git.run("check-attr", "merge", "--", *["poetry.lock", "pyproject.toml"], check=False)
+    for line in attrs.splitlines():
+        if not line.endswith(f": merge: {DRIVER}"):
+            path = line.split(":", 1)[0]
+            problems.append(f"{path} is not routed to the driver (add `{path} merge={DRIVER}` "
+                            "to .gitattributes, or run `lockfix install`)")
+    if problems:
+        for p in problems:
+            print(f"lockfix: not set up: {p}")
+        return 1
+    print(f"lockfix: set up: {driver}")
+    return 0

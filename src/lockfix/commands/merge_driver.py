@@ -1,0 +1,233 @@
+"""``lockfix merge-driver %O %A %B %L %P [%S %X %Y]``: what git runs for each file that
+``.gitattributes`` routes to the ``lockfix`` driver and both sides changed.
+
+git holds ``index.lock`` and the working tree still holds *ours* while a driver runs
+(shared/README.md §1), so everything here is read-only towards the repository: sides
+come from the three temp files and from commits, Poetry runs in a private tree under
+``.git/lockfix/``, and the only write is the result into ``%A``. Whatever goes wrong, the
+user gets exactly what plain git would have written, plus one line saying why.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import posixpath
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from lockfix import hashing
+from lockfix.config import Settings, load_settings
+from lockfix.errors import LockfixError
+from lockfix.git import Git
+from lockfix.lock import lock_is_parseable_by, merge_locks, parse_lock
+from lockfix.manifest import merge_manifest
+from lockfix.poetry import find_poetry
+from lockfix.toml import load_toml
+from lockfix.workspace import LOCKFILE, PYPROJECT, path_dependencies
+
+WORK_DIR = "lockfix"  # under the git dir: private tree and Poetry's venvs for the driver
+
+
+@dataclass(frozen=True)
+class DriverArgs:
+    base: Path
+    ours: Path
+    theirs: Path
+    marker_size: int
+    path: str
+    labels: tuple[str | None, str | None, str | None]  # %S %X %Y (git >= 2.44)
+
+
+def _debug(msg: str) -> None:
+    if os.environ.get("LOCKFIX_DEBUG"):
+        print(f"lockfix[debug]: {msg}", file=sys.stderr)
+
+
+def _label(value: str | None, placeholder: str) -> str | None:
+    """git < 2.44 passes ``%S``/``%X``/``%Y`` through literally: treat those as absent."""
+    return None if value in (None, "", placeholder) else value
+
+
+def run_driver(args: DriverArgs, settings_flags: Mapping[str, object] | None = None) -> int:
+    git = Git(Path.cwd())
+    try:
+        settings = load_settings(Path.cwd()).override(**(settings_flags or {}))
+    except LockfixError as exc:
+        return _fallback(git, args, f"configuration: {exc.message}")
+    name = posixpath.basename(args.path)
+    try:
+        if name == PYPROJECT:
+            text = _merge_pyproject(args, settings)
+            args.ours.write_text(text, encoding="utf-8")
+            _debug(f"{args.path}: merged at the TOML level")
+            return 0
+        if name == LOCKFILE:
+            started = time.monotonic()
+            text, how = _merge_lock(git, args, settings)
+            args.ours.write_text(text, encoding="utf-8")
+            print(
+                f"lockfix: {args.path}: regenerated ({how}, {time.monotonic() - started:.1f}s)",
+                file=sys.stderr,
+            )
+            return 0
+        return _fallback(git, args, f"lockfix only handles {PYPROJECT} and {LOCKFILE}")
+    except LockfixError as exc:
+        return _fallback(git, args, exc.message.splitlines()[0], detail=exc.message)
+    except Exception as exc:  # never leave git with a crash instead of a conflict
+        return _fallback(git, args, f"internal error: {exc!r}")
+
+
+def _read(path: Path) -> str:
+    return path.read_bytes().decode("utf-8")
+
+
+def _merge_pyproject(args: DriverArgs, settings: Settings) -> str:
+    base = _read(args.base)
+    return merge_manifest(
+        base if base.strip() else None,
+        _read(args.ours),
+        _read(args.theirs),
+        settings.manifest_policy,
+        where=args.path,
+    ).text
+
+
+def _merged_manifests(
+    git: Git, commits: tuple[str | None, str, str], start: str, settings: Settings
+) -> dict[str, str]:
+    """Merged pyproject.toml of ``start`` and of every package it reaches by path, exactly
+    as the pyproject.toml driver merges them (same function, same sides, same policy)."""
+    base_rev, ours_rev, theirs_rev = commits
+    result: dict[str, str] = {}
+    todo = [start]
+    while todo:
+        d = todo.pop()
+        if d in result:
+            continue
+        rel = posixpath.join(d, PYPROJECT) if d else PYPROJECT
+        sides = [git.show_file(rev, rel) if rev else None for rev in (base_rev, ours_rev, theirs_rev)]
+        base, ours, theirs = (s.decode("utf-8") if s is not None else None for s in sides)
+        if ours is None and theirs is None:
+            raise LockfixError(f"{rel}: path dependency not found in either commit")
+        if ours is None or theirs is None:
+            text = ours if ours is not None else theirs
+            assert text is not None
+        else:
+            text = merge_manifest(base, ours, theirs, settings.manifest_policy, where=rel).text
+        result[d] = text
+        todo.extend(path_dependencies(load_toml(text, rel), d))
+    return result
+
+
+def _materialize(git: Git, tree: Path, commits: tuple[str | None, str, str],
+                 manifests: Mapping[str, str]) -> None:
+    """Write each package directory (ours' files, else theirs') with its merged manifest."""
+    _, ours_rev, theirs_rev = commits
+    for d, text in manifests.items():
+        for rev in (ours_rev, theirs_rev):
+            proc = git.run_bytes(["archive", "--format=tar", rev, "--", d or "."], check=False)
+            if proc.returncode == 0:
+                with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
+                    members = [m for m in tar.getmembers() if m.isfile() or m.isdir()]
+                    tar.extractall(tree, members=members)
+                break
+        target = tree / d
+        target.mkdir(parents=True, exist_ok=True)
+        (target / PYPROJECT).write_text(text, encoding="utf-8")
+        (target / LOCKFILE).unlink(missing_ok=True)
+
+
+def _merge_lock(git: Git, args: DriverArgs, settings: Settings) -> tuple[str, str]:
+    base_bytes = args.base.read_bytes()
+    ours_bytes = args.ours.read_bytes()
+    theirs_bytes = args.theirs.read_bytes()
+    found = git.merging_commits(
+        dict(os.environ),
+        args.path,
+        git.hash_blob(base_bytes) if base_bytes else None,
+        git.hash_blob(ours_bytes),
+        git.hash_blob(theirs_bytes),
+    )
+    if found is None:
+        raise LockfixError("could not tell which commits are being merged")
+    base_rev, ours_rev, theirs_rev, how = found
+    _debug(f"{args.path}: {how}: base={base_rev} ours={ours_rev} theirs={theirs_rev}")
+    commits = (base_rev, ours_rev, theirs_rev)
+    pkg = posixpath.dirname(args.path)
+    manifests = _merged_manifests(git, commits, pkg, settings)
+    preferred = merge_locks(
+        base_bytes.decode("utf-8") or None,
+        ours_bytes.decode("utf-8"),
+        theirs_bytes.decode("utf-8"),
+        settings.lock_policy,
+        where=args.path,
+    )
+    work = git.git_dir() / WORK_DIR
+    poetry = find_poetry(settings.poetry, cache_dir=work)
+    tree = work / "tree"
+    shutil.rmtree(tree, ignore_errors=True)
+    try:
+        _materialize(git, tree, commits, manifests)
+        lock_path = tree / pkg / LOCKFILE
+        if lock_is_parseable_by(parse_lock(preferred.text, args.path).lock_version, poetry.version):
+            lock_path.write_text(preferred.text, encoding="utf-8")
+        env = {
+            **os.environ,
+            # a stable private place, so the venv Poetry wants is made once and reused,
+            # inside the repository rather than in the user's cache
+            "POETRY_VIRTUALENVS_PATH": str(work / "venvs"),
+            "POETRY_VIRTUALENVS_IN_PROJECT": "false",
+        }
+        for var in [k for k in env if k.startswith("GIT_") or k.startswith("GITHEAD_")]:
+            del env[var]  # Poetry's own git calls must not see the merge's environment
+        poetry.relock(tree / pkg, timeout=settings.timeout, env=env)
+        text = lock_path.read_text(encoding="utf-8")
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)
+    freshness = hashing.lock_freshness(load_toml(manifests[pkg], args.path), parse_lock(text))
+    if not freshness.fresh:
+        raise LockfixError("Poetry's lock does not match the merged pyproject.toml")
+    return text, f"{how}, Poetry {poetry.version_text}"
+
+
+def _conflict_style(git: Git) -> list[str]:
+    style = git.run("config", "--get", "merge.conflictStyle", check=False).strip().lower()
+    return {"diff3": ["--diff3"], "zdiff3": ["--zdiff3"]}.get(style, [])
+
+
+def _fallback(git: Git, args: DriverArgs, reason: str, detail: str | None = None) -> int:
+    """Leave what plain git leaves: a line merge with standard markers, then exit 1."""
+    base_label, ours_label, theirs_label = args.labels
+    theirs_name = next(
+        (v for k, v in os.environ.items() if k.startswith("GITHEAD_")), None
+    )
+    labels = [
+        ours_label or "HEAD",
+        base_label or "merged common ancestors",
+        theirs_label or theirs_name or "theirs",
+    ]
+    cmd = ["git", "merge-file", "-p", f"--marker-size={args.marker_size}",
+           *_conflict_style(git), "-L", labels[0], "-L", labels[1], "-L", labels[2],
+           str(args.ours), str(args.base), str(args.theirs)]
+    proc = subprocess.run(cmd, capture_output=True)
+    if proc.returncode < 0 or proc.returncode > 127:
+        print(f"lockfix: {args.path}: {reason}; git merge-file failed too", file=sys.stderr)
+        return 2
+    args.ours.write_bytes(proc.stdout)
+    print(
+        f"lockfix: {args.path}: {reason}; left conflict markers "
+        f"(resolve, or run `lockfix run` to retry)",
+        file=sys.stderr,
+    )
+    if detail and detail != reason:
+        _debug(detail)
+    if proc.returncode == 0 and posixpath.basename(args.path) != LOCKFILE:
+        return 0  # plain git would have merged this text cleanly; so do we
+    return 1
