@@ -128,6 +128,30 @@ def _read_version(executable: str) -> tuple[int, ...]:
     return tuple(int(g) for g in m.groups() if g is not None)
 
 
+def _installed_version(executable: str) -> tuple[int, ...] | None:
+    """Poetry's version from its environment's ``poetry-X.Y.Z.dist-info``, without starting
+    Poetry (half a second) — the executable's shebang names the environment's Python."""
+    try:
+        real = Path(executable).resolve()
+        with open(real, "rb") as fh:
+            first = fh.readline(512)
+        if not first.startswith(b"#!"):
+            return None
+        interpreter = Path(first[2:].decode().strip().split()[0])
+        if not interpreter.name.startswith("python"):  # a wrapper script, not an entry point
+            return None
+        env = interpreter.parent.parent
+        found = sorted(env.glob("lib/python3*/site-packages/poetry-*.dist-info"))
+    except (OSError, UnicodeDecodeError, IndexError):
+        return None
+    versions = []
+    for info in found:
+        m = re.fullmatch(r"poetry-(\d+)\.(\d+)\.(\d+)[^/]*\.dist-info", info.name)
+        if m:
+            versions.append(tuple(int(g) for g in m.groups()))
+    return versions[0] if len(versions) == 1 else None
+
+
 def _cached_version(executable: str, cache_dir: Path | None) -> tuple[int, ...]:
     """``poetry --version`` costs half a second; the merge driver runs once per file, so
     the answer is kept beside the driver's work tree, keyed by the executable's identity."""
@@ -172,7 +196,7 @@ def find_poetry(
             f"Poetry not found ({where})",
             hint="install Poetry (pipx install poetry) or point LOCKFIX_POETRY at it",
         )
-    version = _cached_version(found, cache_dir)
+    version = _installed_version(found) or _cached_version(found, cache_dir)
     if version < (1, 2):
         raise PoetryError(
             f"Poetry {'.'.join(map(str, version))} is too old; lockfix needs Poetry 1.2 or newer",

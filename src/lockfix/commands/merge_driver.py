@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lockfix import hashing
-from lockfix.config import Settings, load_settings
+from lockfix.config import LOCK_POLICIES, MANIFEST_POLICIES, Settings, load_settings
 from lockfix.errors import LockfixError
 from lockfix.git import Git
 from lockfix.lock import lock_is_parseable_by, merge_locks, parse_lock
@@ -45,14 +45,44 @@ class DriverArgs:
     labels: tuple[str | None, str | None, str | None]  # %S %X %Y (git >= 2.44)
 
 
+_STARTED = time.monotonic()
+
+
 def _debug(msg: str) -> None:
     if os.environ.get("LOCKFIX_DEBUG"):
-        print(f"lockfix[debug]: {msg}", file=sys.stderr)
+        print(f"lockfix[debug +{time.monotonic() - _STARTED:.3f}s]: {msg}", file=sys.stderr)
 
 
 def _label(value: str | None, placeholder: str) -> str | None:
     """git < 2.44 passes ``%S``/``%X``/``%Y`` through literally: treat those as absent."""
     return None if value in (None, "", placeholder) else value
+
+
+def main_from_git(argv: list[str]) -> int:
+    """Parse git's ``%O %A %B %L %P [%S %X %Y]`` (and policy flags) without click."""
+    flags: dict[str, object] = {}
+    positional: list[str] = []
+    it = iter(argv)
+    for arg in it:
+        if arg in ("--manifest-policy", "--lock-policy"):
+            flags[arg[2:].replace("-", "_")] = next(it, None)
+        elif arg.startswith(("--manifest-policy=", "--lock-policy=")):
+            key, _, value = arg[2:].partition("=")
+            flags[key.replace("-", "_")] = value
+        else:
+            positional.append(arg)
+    allowed = {"manifest_policy": MANIFEST_POLICIES, "lock_policy": LOCK_POLICIES}
+    bad = [f"{k}={v}" for k, v in flags.items() if v not in allowed[k]]
+    if bad or len(positional) < 5 or not positional[3].isdigit():
+        print("usage: lockfix merge-driver %O %A %B %L %P [%S %X %Y]", file=sys.stderr)
+        return 2
+    labels = (*positional[5:8], None, None, None)[:3]
+    args = DriverArgs(
+        Path(positional[0]), Path(positional[1]), Path(positional[2]), int(positional[3]),
+        positional[4],
+        (_label(labels[0], "%S"), _label(labels[1], "%X"), _label(labels[2], "%Y")),
+    )
+    return run_driver(args, flags)
 
 
 def run_driver(args: DriverArgs, settings_flags: Mapping[str, object] | None = None) -> int:
@@ -158,6 +188,7 @@ def _merge_lock(git: Git, args: DriverArgs, settings: Settings) -> tuple[str, st
     if found is None:
         raise LockfixError("could not tell which commits are being merged")
     base_rev, ours_rev, theirs_rev, how = found
+    _debug("commits identified")
     _debug(f"{args.path}: {how}: base={base_rev} ours={ours_rev} theirs={theirs_rev}")
     commits = (base_rev, ours_rev, theirs_rev)
     pkg = posixpath.dirname(args.path)
@@ -169,12 +200,15 @@ def _merge_lock(git: Git, args: DriverArgs, settings: Settings) -> tuple[str, st
         settings.lock_policy,
         where=args.path,
     )
+    _debug("manifests and preferred lock merged")
     work = git.git_dir() / WORK_DIR
     poetry = find_poetry(settings.poetry, cache_dir=work)
+    _debug(f"Poetry {poetry.version_text} found")
     tree = work / "tree"
     shutil.rmtree(tree, ignore_errors=True)
     try:
         _materialize(git, tree, commits, manifests)
+        _debug("private tree written")
         lock_path = tree / pkg / LOCKFILE
         if lock_is_parseable_by(parse_lock(preferred.text, args.path).lock_version, poetry.version):
             lock_path.write_text(preferred.text, encoding="utf-8")
@@ -189,6 +223,7 @@ def _merge_lock(git: Git, args: DriverArgs, settings: Settings) -> tuple[str, st
             del env[var]  # Poetry's own git calls must not see the merge's environment
         poetry.relock(tree / pkg, timeout=settings.timeout, env=env)
         text = lock_path.read_text(encoding="utf-8")
+        _debug("Poetry relocked")
     finally:
         shutil.rmtree(tree, ignore_errors=True)
     freshness = hashing.lock_freshness(load_toml(manifests[pkg], args.path), parse_lock(text))

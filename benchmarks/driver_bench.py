@@ -1,0 +1,145 @@
+"""How much time does the merge driver add on top of Poetry itself?
+
+Issue 3's target: lockfix's own overhead stays under 15% of Poetry's time. Measured side
+by side in one run, on one machine, against the same merged package:
+
+* lockfix: wall time of ``git merge feature`` in a fresh clone with the driver installed
+  (pyproject.toml and poetry.lock both go through lockfix; git's own work is included
+  and counted as overhead, which only makes the ratio stricter);
+* Poetry alone: the relock the manual recipe runs, ``poetry lock [--no-update]`` in a
+  copy of the merged result whose lock is lockfix's preferred lock, i.e. exactly the
+  Poetry work the driver asks for, without anything lockfix does around it.
+
+Both run with the same isolated Poetry config/cache (warm) and POETRY_VIRTUALENVS_CREATE=
+false, so a venv build does not land on one side only. Run:
+
+    .venv/bin/python benchmarks/driver_bench.py [--rounds 7] [--poetry PATH ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from lockfix.commands.demo import _pyproject  # noqa: E402  (the demo's project template)
+from lockfix.localindex import DEFAULT_UNIVERSE, PackageIndex  # noqa: E402
+from lockfix.lock import merge_locks  # noqa: E402
+from lockfix.manifest import merge_manifest  # noqa: E402
+from lockfix.poetry import find_poetry, relock_args  # noqa: E402
+
+
+def sh(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed in {cwd}:\n{proc.stdout}{proc.stderr}")
+    return proc
+
+
+def add(pkg: Path, dep: str, constraint: str) -> None:
+    text = (pkg / "pyproject.toml").read_text()
+    anchor = 'python = ">=3.9"\n'
+    (pkg / "pyproject.toml").write_text(text.replace(anchor, f'{anchor}{dep} = "{constraint}"\n', 1))
+
+
+def bench(poetry_path: str, rounds: int) -> dict[str, float]:
+    poetry = find_poetry(poetry_path)
+    work = Path(tempfile.mkdtemp(prefix="lockfix-bench-"))
+    index = PackageIndex()
+    index.add_many(DEFAULT_UNIVERSE)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("POETRY_", "GIT_"))},
+        "POETRY_CONFIG_DIR": str(work / "poetry-config"),
+        "POETRY_CACHE_DIR": str(work / "poetry-cache"),
+        "POETRY_VIRTUALENVS_CREATE": "false",
+        "GIT_CONFIG_GLOBAL": str(work / "gitconfig"),
+        "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@example.invalid",
+        "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@example.invalid",
+        "LOCKFIX_POETRY": str(poetry.executable),
+    }
+    lock = [str(poetry.executable), *relock_args(poetry.version)]
+    try:
+        origin = work / "origin"
+        (origin / "app").mkdir(parents=True)
+        (origin / "app" / "__init__.py").write_text("")
+        (origin / "pyproject.toml").write_text(
+            _pyproject("app", {"requests": "^2.30", "fastapi": "^0.104"}, False, index.url))
+        sh(["git", "init", "-q", "-b", "main"], origin, env)
+        sh(lock, origin, env)
+        sh(["git", "add", "-A"], origin, env)
+        sh(["git", "commit", "-qm", "base"], origin, env)
+        sh(["git", "checkout", "-qb", "feature"], origin, env)
+        add(origin, "click", "^8.1")
+        sh(lock, origin, env)
+        sh(["git", "commit", "-qam", "click"], origin, env)
+        sh(["git", "checkout", "-q", "main"], origin, env)
+        add(origin, "attrs", "^23.1")
+        sh(lock, origin, env)
+        sh(["git", "commit", "-qam", "attrs"], origin, env)
+
+        driver_times, poetry_times = [], []
+        for i in range(rounds):
+            clone = work / f"clone-{i}"
+            sh(["git", "clone", "-q", str(origin), str(clone)], work, env)
+            sh(["git", "branch", "-q", "feature", "origin/feature"], clone, env)
+            sh([sys.executable, "-m", "lockfix", "install", "--attributes-file", "info"], clone, env)
+            # Poetry alone, on the same merged package: the merged pyproject.toml and the
+            # preferred lock lockfix builds, in a plain directory
+            bare = work / f"bare-{i}"
+            bare.mkdir()
+            (bare / "app").mkdir()
+            (bare / "app" / "__init__.py").write_text("")
+            base = sh(["git", "merge-base", "main", "feature"], clone, env).stdout.strip()
+            sides = {f: [sh(["git", "show", f"{rev}:{f}"], clone, env).stdout
+                         for rev in (base, "main", "feature")] for f in ("pyproject.toml", "poetry.lock")}
+            (bare / "pyproject.toml").write_text(merge_manifest(*sides["pyproject.toml"]).text)
+            (bare / "poetry.lock").write_text(merge_locks(*sides["poetry.lock"]).text)
+            # alternate the order so neither side always runs with the warmer cache
+            runs = [("driver", clone), ("poetry", bare)]
+            if i % 2:
+                runs.reverse()
+            for what, where in runs:
+                t0 = time.perf_counter()
+                if what == "poetry":
+                    sh(lock, where, env)
+                    poetry_times.append(time.perf_counter() - t0)
+                else:
+                    sh(["git", "merge", "--no-edit", "-q", "feature"], where, env)
+                    driver_times.append(time.perf_counter() - t0)
+            assert (bare / "poetry.lock").read_text() == (clone / "poetry.lock").read_text()
+            ok = sh([str(poetry.executable), "check", "--lock"], clone, env)
+            assert ok.returncode == 0
+        d, p = statistics.median(driver_times), statistics.median(poetry_times)
+        return {"poetry": p, "driver": d, "overhead": d - p, "ratio": (d - p) / p,
+                "version": float(poetry.version[0])}
+    finally:
+        index.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--poetry", action="append",
+                    default=None, help="Poetry executable (repeatable); default .tools/poetry-*")
+    args = ap.parse_args()
+    poetries = args.poetry or [str(p) for p in sorted(ROOT.glob(".tools/poetry-*/bin/poetry"), reverse=True)]
+    print(f"{'poetry':<34} {'Poetry alone':>12} {'git merge + driver':>19} {'overhead':>9} {'ratio':>6}")
+    for path in poetries:
+        r = bench(path, args.rounds)
+        label = Path(path).parents[1].name
+        print(f"{label:<34} {r['poetry']:>11.2f}s {r['driver']:>18.2f}s {r['overhead']:>8.2f}s "
+              f"{r['ratio']:>6.1%}")
+
+
+if __name__ == "__main__":
+    main()
