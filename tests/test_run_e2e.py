@@ -12,6 +12,8 @@ from tests.support.repos import (
     GitRepo,
     add_dependency,
     locked_versions,
+    relock,
+    set_dependency_text,
     update_dependency,
 )
 
@@ -234,3 +236,22 @@ def test_no_temp_files_left(make_single_project, poetry):
     repo.git("commit", "--no-edit")
     assert repo.git("status", "--porcelain", "--ignored").stdout == ""
     assert sorted(p.name for p in repo.path.iterdir()) == listing
+
+
+def test_path_dependency_drift_relocks_dependents(make_monorepo, poetry):
+    """core gains a dependency and only core is relocked (as happens after a server-side
+    merge): the dependents' locks still record the old core, although their own
+    content-hash is fine. lockfix run relocks them, in order."""
+    repo = make_monorepo()
+    path = f"{CORE}/pyproject.toml"
+    repo.write(path, set_dependency_text(repo.read(path), "attrs", "^23.1"))
+    relock(repo, CORE, poetry, with_dependents=False)
+    repo.commit_all("core: attrs (dependents not relocked)")
+    assert poetry.check_lock(repo.path / API_GATEWAY).returncode == 0  # Poetry does not see it
+
+    proc = lockfix("run", cwd=repo.path, poetry=poetry)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "path dependency core" in proc.stdout
+    for pkg in (API_GATEWAY, BACKGROUND_WORKER):
+        assert "attrs" in locked_versions(repo.path / pkg / "poetry.lock"), pkg
+    assert "nothing to do" in lockfix("run", cwd=repo.path, poetry=poetry).stdout

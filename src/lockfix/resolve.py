@@ -18,6 +18,7 @@ from typing import Any
 
 from lockfix import hashing, markers, sides
 from lockfix.config import Settings
+from lockfix.drift import find_drift
 from lockfix.errors import LockfixError, MalformedToml
 from lockfix.git import Git
 from lockfix.lock import lock_is_parseable_by, merge_locks, parse_lock
@@ -115,7 +116,8 @@ def _plan_manifest(plan: Plan, git: Git, root: Path, unmerged: Mapping[str, dict
 
 
 def _plan_lock(plan: Plan, git: Git, root: Path, unmerged: Mapping[str, dict[int, str]],
-               settings: Settings, poetry_version: tuple[int, ...] | None) -> None:
+               settings: Settings, poetry_version: tuple[int, ...] | None,
+               manifests: Mapping[str, Mapping[str, Any]]) -> None:
     rel = plan.package.lockfile
     assert plan.manifest_data is not None
     found: sides.Sides | None = None
@@ -138,9 +140,11 @@ def _plan_lock(plan: Plan, git: Git, root: Path, unmerged: Mapping[str, dict[int
     else:
         lock = parse_lock(text, rel)
         freshness = hashing.lock_freshness(plan.manifest_data, lock)
-        if not freshness.fresh or plan.manifest_text is not None:
-            if plan.manifest_text is None:
+        drifted = find_drift(manifests, {plan.package.dir: lock}, root=root)
+        if not freshness.fresh or drifted or plan.manifest_text is not None:
+            if not freshness.fresh and plan.manifest_text is None:
                 plan.reasons.append("poetry.lock stale (content-hash)")
+            plan.reasons.extend(f"poetry.lock stale: {d.describe()}" for d in drifted)
             plan.preferred_lock = text
             plan.relock = True
             plan.stage.append(rel)
@@ -178,11 +182,12 @@ def plan_workspace(
         if plan.package.has_lock:
             users = [c for c in changed if c in graph.reachable(d)]
             plan.reasons.append(f"path dependency changed ({', '.join(users)})")
+    manifests = {d: p.manifest_data for d, p in plans.items() if p.manifest_data is not None}
     for plan in plans.values():
         if plan.error is not None or not (plan.package.has_lock or plan.package.lockfile in unmerged):
             continue
         try:
-            _plan_lock(plan, git, root, unmerged, settings, poetry_version)
+            _plan_lock(plan, git, root, unmerged, settings, poetry_version, manifests)
         except LockfixError as exc:
             plan.error = exc
         if plan.reasons and plan.package.has_lock and not plan.relock and plan.error is None:
