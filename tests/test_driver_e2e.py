@@ -119,6 +119,10 @@ def test_cherry_pick_single_and_range(project, poetry):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert {"attrs", "click", "six", "structlog"} <= locked_versions(repo.path / "poetry.lock").keys()
     assert_fresh(repo, poetry)
+    repo.git("checkout", "-q", "HEAD~1")  # every commit the range produced is fresh
+    assert {"attrs", "click", "six"} <= locked_versions(repo.path / "poetry.lock").keys()
+    assert_fresh(repo, poetry)
+    repo.git("checkout", "-q", "main")
 
 
 def test_stash_pop_of_a_dependency_change(project, poetry):
@@ -183,9 +187,8 @@ def test_poetry_missing_leaves_plain_git_conflict(make_single_project, poetry, t
     assert "lockfix: poetry.lock: Poetry not found" in proc.stderr
     assert repo.unmerged() == ["poetry.lock"]  # the pyproject.toml merge needs no Poetry
     assert repo.has_conflict_markers("poetry.lock")
-    # same conflict regions as plain git (the content-hash differs: the other repo's
-    # history differs by the install commit, not the lock)
-    assert repo.read("poetry.lock").count("<<<<<<<") == expected["poetry.lock"].count("<<<<<<<")
+    # byte for byte what plain git left in the same merge
+    assert repo.read("poetry.lock") == expected["poetry.lock"]
     # and lockfix run picks up from there once Poetry is back
     fixed = lockfix("run", cwd=repo.path, poetry=poetry)
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
@@ -231,3 +234,34 @@ def test_install_info_attributes_round_trip(make_single_project, poetry):
     assert "pyproject.toml merge=lockfix" in info.read_text()
     assert lockfix("uninstall", "--attributes-file", "info", cwd=repo.path, poetry=poetry).returncode == 0
     assert (info.read_bytes() if info.exists() else None) == before
+
+
+def test_malformed_side_falls_back_to_plain_conflicts(project, poetry):
+    repo = project
+    repo.branch("feature")
+    add_dependency(repo, ".", "attrs", "^23.1", poetry, commit="add attrs")
+    repo.checkout("feature")
+    repo.write("pyproject.toml", repo.read("pyproject.toml").replace(
+        'requests = "^2.30"', 'requests = "^2.30"\nrich = "^13'))
+    repo.commit_all("broken edit")
+    repo.checkout("main")
+    proc = repo.merge("feature")
+    assert proc.returncode != 0
+    assert "lockfix: pyproject.toml: pyproject.toml (theirs)" in proc.stderr
+    assert "not valid TOML" in proc.stderr
+    assert repo.unmerged() == ["pyproject.toml"]  # only theirs changed the lock
+    assert repo.has_conflict_markers("pyproject.toml")
+
+
+def test_timeout_falls_back_and_says_so(make_single_project, poetry):
+    repo = make_single_project({"requests": "^2.30"})
+    git_env(repo, poetry)
+    repo.write("pyproject.toml", repo.read("pyproject.toml") + "\n[tool.lockfix]\ntimeout = 0.05\n")
+    install(repo, poetry)
+    both_add(repo, poetry)
+    proc = repo.merge("feature")
+    assert proc.returncode != 0
+    assert "did not finish locking" in proc.stderr and "0.05 s" in proc.stderr
+    assert repo.unmerged() == ["poetry.lock"]
+    assert repo.has_conflict_markers("poetry.lock")
+    assert not (repo.path / ".git" / "lockfix" / "tree").exists()
