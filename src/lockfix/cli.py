@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from lockfix import __version__
-from lockfix.config import LOCK_POLICIES, MANIFEST_POLICIES
 from lockfix.errors import LockfixError
+from lockfix.policies import LOCK_POLICIES, MANIFEST_POLICIES
 
 
 class _Group(click.Group):

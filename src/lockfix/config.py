@@ -6,16 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 from lockfix.errors import LockfixError
-from lockfix.lock import LockPolicy
-from lockfix.manifest import Policy as ManifestPolicy
 from lockfix.poetry import DEFAULT_TIMEOUT
+from lockfix.policies import LOCK_POLICIES, MANIFEST_POLICIES, LockPolicy, ManifestPolicy
 from lockfix.toml import load_toml
-
-MANIFEST_POLICIES: tuple[str, ...] = get_args(ManifestPolicy)
-LOCK_POLICIES: tuple[str, ...] = get_args(LockPolicy)
 
 
 @dataclass(frozen=True)
@@ -62,5 +58,4 @@ def load_settings(repo_root: Path) -> Settings:
         manifest_policy=_choice(table, "manifest-policy", MANIFEST_POLICIES, defaults.manifest_policy),  # type: ignore[arg-type]
         lock_policy=_choice(table, "lock-policy", LOCK_POLICIES, defaults.lock_policy),  # type: ignore[arg-type]
         timeout=float(timeout),
-        poetry=table.get("poetry") if isinstance(table.get("poetry"), str) else None,
     )

@@ -154,7 +154,7 @@ def lock_freshness(pyproject: Mapping[str, Any], lock: LockFile) -> Freshness:
             # Headers without a version come from Poetry 1.x (before 1.4), whose rules
             # differ from 2.x only for [project] / [dependency-groups] content; 1.0 and
             # 1.1 also ignored [tool.poetry.group].
-            for legacy_version in ((1, 8), (1, 1)):
+            for legacy_version in ((1, 8),):
                 legacy = content_hash(pyproject, legacy_version)
                 if legacy == found:
                     return Freshness(

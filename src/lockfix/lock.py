@@ -22,11 +22,12 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from typing import Any, Literal, Optional
+from typing import Any, Optional
 
 from packaging.version import InvalidVersion, Version
 
 from lockfix.errors import LockfixError
+from lockfix.policies import LockPolicy
 from lockfix.toml import load_toml
 
 __all__ = [
@@ -42,7 +43,6 @@ __all__ = [
     "render_lock",
 ]
 
-LockPolicy = Literal["drop", "higher", "ours", "theirs"]
 
 # What Poetry 2.3+ matches in the first line to learn which Poetry wrote the lock.
 _GENERATOR_RE = re.compile(r"Poetry ([^ ]+)")

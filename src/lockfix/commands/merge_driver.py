@@ -23,12 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lockfix import hashing
-from lockfix.config import LOCK_POLICIES, MANIFEST_POLICIES, Settings, load_settings
+from lockfix.config import Settings, load_settings
 from lockfix.errors import LockfixError
 from lockfix.git import Git
 from lockfix.lock import lock_is_parseable_by, merge_locks, parse_lock
 from lockfix.manifest import merge_manifest
 from lockfix.poetry import find_poetry
+from lockfix.policies import LOCK_POLICIES, MANIFEST_POLICIES
 from lockfix.toml import load_toml
 from lockfix.workspace import LOCKFILE, PYPROJECT, path_dependencies
 

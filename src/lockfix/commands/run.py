@@ -46,8 +46,8 @@ def run(
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
 ) -> int:
-    git = Git(cwd)
-    root = git.toplevel()
+    root = Git(cwd).toplevel()
+    git = Git(root)  # ls-files and friends answer relative to where they run
     settings: Settings = load_settings(root).override(**flags)
     only = relative_dirs(root, cwd, paths) if paths else []
 
