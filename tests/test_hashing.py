@@ -15,9 +15,9 @@ import pytest
 import tomlkit
 
 from lockfix.hashing import Freshness, content_hash, lock_freshness
+from lockfix.localindex import PackageIndex
 from lockfix.lock import LockFile, parse_lock, render_lock
 from lockfix.toml import load_toml
-from tests.support.index import PackageIndex
 from tests.support.poetry import PoetryExe
 
 DATA = Path(__file__).parent / "data" / "locks"

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lockfix.errors import LockfixError, MalformedToml
+from lockfix.localindex import PackageIndex
 from lockfix.lock import (
     LockClash,
     LockFile,
@@ -35,7 +36,6 @@ from lockfix.lock import (
     render_lock,
 )
 from lockfix.toml import load_toml
-from tests.support.index import PackageIndex
 from tests.support.poetry import PoetryExe
 
 DATA = Path(__file__).parent / "data" / "locks"

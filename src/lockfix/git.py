@@ -7,9 +7,10 @@ merge driver must stay read-only (shared/README.md section 1).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,50 +143,51 @@ class Git:
         return parent, head, op.theirs
 
     # -- merge-driver context (read-only: git holds index.lock while a driver runs) -------
-    def hash_blob(self, data: bytes) -> str:
-        """The blob id git would give ``data`` (nothing is written)."""
-        return self.run_bytes(["hash-object", "--stdin"], input=data).stdout.decode().strip()
+    def hash_blob(self, data: bytes, like: str | None = None) -> str:
+        """The blob id git would give ``data``, computed here (git's object header plus
+        SHA-1, or SHA-256 when ``like`` is a 64-digit id of this repository)."""
+        algo = hashlib.sha256 if like is not None and len(like) == 64 else hashlib.sha1
+        return algo(b"blob %d\0" % len(data) + data).hexdigest()
 
     def blob_id(self, rev: str, path: str) -> str | None:
         proc = self.run_bytes(["rev-parse", "--verify", "--quiet", f"{rev}:{path}"], check=False)
         return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
 
-    def _candidate_commits(self, env: dict[str, str]) -> list[tuple[str, str]]:
+    def _candidate_commits(self, env: dict[str, str]) -> Iterator[tuple[str, str]]:
         """(commit, how it was found) for the commit being merged in, most specific first.
 
         git 2.39 does not tell a driver which commits it merges (shared/README.md §1), so
         each operation's own traces are read: GITHEAD_* for merge and pull, the rebase
         todo lists, the cherry-pick sequencer, then any ref tip, stash or recent HEAD
-        position — verified by the caller against the blobs git handed over.
+        position — verified by the caller against the blobs git handed over. Lazily: the
+        usual case is settled by the first trace, without listing refs.
         """
-        found: list[tuple[str, str]] = []
         for key in sorted(env):
             if key.startswith("GITHEAD_"):
-                found.append((key[len("GITHEAD_") :], "merge"))
+                yield key[len("GITHEAD_") :], "merge"
         gd = self.git_dir()
         done = gd / "rebase-merge" / "done"
         if done.is_file():
             lines = [ln.split() for ln in done.read_text().splitlines() if ln.strip()]
             lines = [ln for ln in lines if not ln[0].startswith("#") and len(ln) > 1]
             if lines:
-                found.append((lines[-1][1], "rebase"))
+                yield lines[-1][1], "rebase"
         original = gd / "rebase-apply" / "original-commit"
         if original.is_file():
-            found.append((original.read_text().strip(), "rebase --apply"))
+            yield original.read_text().strip(), "rebase --apply"
         todo = gd / "sequencer" / "todo"
         if todo.is_file():
             for ln in todo.read_text().splitlines():
                 parts = ln.split()
                 if len(parts) > 1 and not parts[0].startswith("#"):
-                    found.append((parts[1], "cherry-pick" if parts[0] in ("pick", "p") else parts[0]))
+                    yield parts[1], "cherry-pick" if parts[0] in ("pick", "p") else parts[0]
                     break
-        refs = self.run("for-each-ref", "--format=%(objectname)", check=False).split()
-        found.extend((sha, "ref") for sha in refs)
-        stash = self.run("log", "-g", "--format=%H", "-n", "20", "refs/stash", check=False).split()
-        found.extend((sha, "stash") for sha in stash)
-        reflog = self.run("log", "-g", "--format=%H", "-n", "50", "HEAD", check=False).split()
-        found.extend((sha, "reflog") for sha in reflog)
-        return found
+        for sha in self.run("for-each-ref", "--format=%(objectname)", check=False).split():
+            yield sha, "ref"
+        for sha in self.run("log", "-g", "--format=%H", "-n", "20", "refs/stash", check=False).split():
+            yield sha, "stash"
+        for sha in self.run("log", "-g", "--format=%H", "-n", "50", "HEAD", check=False).split():
+            yield sha, "reflog"
 
     def merging_commits(
         self, env: dict[str, str], path: str, base_blob: str | None, ours_blob: str, theirs_blob: str

@@ -2,7 +2,7 @@
 
 Everything here drives the real ``git`` and the real ``poetry`` (a
 :class:`~tests.support.poetry.PoetryExe`) against the test's own
-:class:`~tests.support.index.PackageIndex`; nothing is faked.
+:class:`~lockfix.localindex.PackageIndex`; nothing is faked.
 
     repo = single_project(tmp_path, poetry, index, deps={"requests": "^2.30"})
     repo.checkout("feature-a", create=True)

@@ -179,12 +179,13 @@ def _merge_lock(git: Git, args: DriverArgs, settings: Settings) -> tuple[str, st
     base_bytes = args.base.read_bytes()
     ours_bytes = args.ours.read_bytes()
     theirs_bytes = args.theirs.read_bytes()
+    head_blob = git.blob_id("HEAD", args.path)
     found = git.merging_commits(
         dict(os.environ),
         args.path,
-        git.hash_blob(base_bytes) if base_bytes else None,
-        git.hash_blob(ours_bytes),
-        git.hash_blob(theirs_bytes),
+        git.hash_blob(base_bytes, head_blob) if base_bytes else None,
+        git.hash_blob(ours_bytes, head_blob),
+        git.hash_blob(theirs_bytes, head_blob),
     )
     if found is None:
         raise LockfixError("could not tell which commits are being merged")
