@@ -255,3 +255,32 @@ def test_path_dependency_drift_relocks_dependents(make_monorepo, poetry):
     for pkg in (API_GATEWAY, BACKGROUND_WORKER):
         assert "attrs" in locked_versions(repo.path / pkg / "poetry.lock"), pkg
     assert "nothing to do" in lockfix("run", cwd=repo.path, poetry=poetry).stdout
+
+
+def test_clean_text_merge_into_invalid_toml_is_redone_from_commits(make_single_project, poetry):
+    """Both sides add [tool.pytest.ini_options] in different places: git's line merge
+    of pyproject.toml is "clean" and holds the table twice (invalid TOML). lockfix run
+    redoes that merge at the TOML level from HEAD, MERGE_HEAD and their merge base."""
+    repo = make_single_project({"requests": "^2.30"})
+    table = '[tool.pytest.ini_options]\naddopts = "-q"\n\n'
+    repo.branch("feature")
+    add_dependency(repo, ".", "attrs", "^23.1", poetry)
+    repo.write("pyproject.toml", table + repo.read("pyproject.toml"))
+    repo.commit_all("attrs, pytest options at the top")
+    repo.checkout("feature")
+    add_dependency(repo, ".", "click", "^8.1", poetry, group="dev")  # away from attrs' line
+    repo.write("pyproject.toml", repo.read("pyproject.toml") + "\n" + table)
+    repo.commit_all("click, pytest options at the end")
+    repo.checkout("main")
+    assert repo.merge("feature").returncode != 0
+    assert repo.unmerged() == ["poetry.lock"]
+    assert repo.read("pyproject.toml").count("[tool.pytest.ini_options]") == 2  # "clean"
+
+    proc = lockfix("run", cwd=repo.path, poetry=poetry)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "pyproject.toml conflicted (commits)" in proc.stdout
+    text = repo.read("pyproject.toml")
+    assert text.count("[tool.pytest.ini_options]") == 1
+    assert 'attrs = "^23.1"' in text and 'click = "^8.1"' in text
+    repo.git("commit", "--no-edit")
+    assert poetry.check_lock(repo.path).returncode == 0

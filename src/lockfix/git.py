@@ -189,6 +189,39 @@ class Git:
         for sha in self.run("log", "-g", "--format=%H", "-n", "50", "HEAD", check=False).split():
             yield sha, "reflog"
 
+    def object_ids(self, specs: Sequence[str]) -> list[str | None]:
+        """Object ids of many ``rev``/``rev:path`` specs in one git call (None: missing).
+
+        The merge driver runs once per file while the user waits, so plumbing round trips
+        are batched."""
+        if not specs:
+            return []
+        out = self.run_bytes(
+            ["cat-file", "--batch-check=%(objectname)"], input="".join(f"{x}\n" for x in specs).encode()
+        ).stdout.decode()
+        return [None if line.endswith(" missing") or " " in line else line for line in out.splitlines()]
+
+    def read_blobs(self, specs: Sequence[str]) -> list[bytes | None]:
+        """Contents of many ``rev:path`` blobs in one git call (None: missing)."""
+        if not specs:
+            return []
+        data = self.run_bytes(
+            ["cat-file", "--batch"], input="".join(f"{x}\n" for x in specs).encode()
+        ).stdout
+        result: list[bytes | None] = []
+        pos = 0
+        for _ in specs:
+            end = data.index(b"\n", pos)
+            header = data[pos:end].decode()
+            pos = end + 1
+            if header.endswith(" missing") or header.endswith(" ambiguous"):
+                result.append(None)
+                continue
+            size = int(header.split()[2])
+            result.append(data[pos : pos + size] if header.split()[1] == "blob" else None)
+            pos += size + 1
+        return result
+
     def merging_commits(
         self, env: dict[str, str], path: str, base_blob: str | None, ours_blob: str, theirs_blob: str
     ) -> tuple[str | None, str, str, str] | None:
@@ -198,26 +231,29 @@ class Git:
         theirs, HEAD's is ours, and the derived base holds the base blob: a wrong guess
         would regenerate the lock against the wrong pyproject.toml.
         """
-        head = self.rev_parse("HEAD")
-        if head is None or self.blob_id(head, path) != ours_blob:
+        head, head_blob = self.object_ids(["HEAD^{commit}", f"HEAD:{path}"])
+        if head is None or head_blob != ours_blob:
             return None
         seen: set[str] = set()
         for rev, how in self._candidate_commits(env):
-            sha = self.rev_parse(rev)
+            sha, blob, parent, parent_blob = self.object_ids(
+                [f"{rev}^{{commit}}", f"{rev}:{path}", f"{rev}^1", f"{rev}^1:{path}"]
+            )
             if sha is None or sha in seen or sha == head:
                 continue
             seen.add(sha)
-            if self.blob_id(sha, path) != theirs_blob:
+            if blob != theirs_blob:
                 continue
-            parent = self.rev_parse(sha + "^")
-            parents = [parent] if parent else []
+            # a replayed (picked, stashed) commit's base is its parent; a merge's is the
+            # merge base: the blob check decides between them for the other traces
+            if how != "merge" and parent is not None and parent_blob == base_blob:
+                return parent, head, sha, how
             bases = self.run("merge-base", "--all", head, sha, check=False).split()
-            # a merge's base is the merge base; a replayed (picked, stashed) commit's is its
-            # parent; the blob check below decides between them for the other traces
-            candidates = [*bases, *parents] if how == "merge" else [*parents, *bases]
-            for base in candidates:
-                if self.blob_id(base, path) == base_blob:
+            for base, blob_at_base in zip(bases, self.object_ids([f"{b}:{path}" for b in bases])):
+                if blob_at_base == base_blob:
                     return base, head, sha, how
-            if base_blob is None and not candidates:
+            if parent is not None and parent_blob == base_blob:
+                return parent, head, sha, how
+            if base_blob is None and parent is None and not bases:
                 return None, head, sha, how
         return None

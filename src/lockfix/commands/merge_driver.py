@@ -143,8 +143,12 @@ def _merged_manifests(
         if d in result:
             continue
         rel = posixpath.join(d, PYPROJECT) if d else PYPROJECT
-        sides = [git.show_file(rev, rel) if rev else None for rev in (base_rev, ours_rev, theirs_rev)]
-        base, ours, theirs = (s.decode("utf-8") if s is not None else None for s in sides)
+        revs = [rev for rev in (base_rev, ours_rev, theirs_rev) if rev]
+        blobs = dict(zip(revs, git.read_blobs([f"{rev}:{rel}" for rev in revs])))
+        base, ours, theirs = (
+            b.decode("utf-8") if (b := blobs.get(rev or "")) is not None else None
+            for rev in (base_rev, ours_rev, theirs_rev)
+        )
         if ours is None and theirs is None:
             raise LockfixError(f"{rel}: path dependency not found in either commit")
         if ours is None or theirs is None:
@@ -179,7 +183,7 @@ def _merge_lock(git: Git, args: DriverArgs, settings: Settings) -> tuple[str, st
     base_bytes = args.base.read_bytes()
     ours_bytes = args.ours.read_bytes()
     theirs_bytes = args.theirs.read_bytes()
-    head_blob = git.blob_id("HEAD", args.path)
+    head_blob = git.object_ids([f"HEAD:{args.path}"])[0]
     found = git.merging_commits(
         dict(os.environ),
         args.path,
