@@ -17,7 +17,6 @@ judge of anything else; tomlkit would be two orders of magnitude slower.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from packaging.version import InvalidVersion, Version
 
 from lockfix.errors import LockfixError
 from lockfix.policies import LockPolicy
-from lockfix.toml import load_toml
+from lockfix.toml import load_toml, number_or_bool
 
 __all__ = [
     "LockClash",
@@ -727,16 +726,9 @@ def _value(value: Any, *, multiline: bool = False) -> str:
     """One TOML value in the layout Poetry (via tomlkit) writes."""
     if isinstance(value, str):
         return _string(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
+    scalar = number_or_bool(value)
+    if scalar is not None:
+        return scalar
     if isinstance(value, (datetime, date, time)):
         return value.isoformat()
     if isinstance(value, Mapping):

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import re
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
@@ -43,7 +42,7 @@ from tomlkit.toml_document import TOMLDocument
 
 from lockfix.errors import MalformedToml, MergeClash
 from lockfix.policies import ManifestPolicy
-from lockfix.toml import load_toml
+from lockfix.toml import load_toml, number_or_bool
 
 __all__ = ["Clash", "ManifestMerge", "Policy", "merge_manifest"]
 
@@ -364,14 +363,9 @@ def _show_full(value: Any) -> str:
         return "{" + inner + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_show_full(v) for v in value) + "]"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return repr(value)
+    scalar = number_or_bool(value)
+    if scalar is not None:
+        return scalar
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, (datetime, date, time)):

@@ -8,6 +8,7 @@ user learns which file, which side of a merge, and where.
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from typing import Any
@@ -46,3 +47,20 @@ def _malformed(text: str, where: str, message: str) -> MalformedToml:
         col = len(text) - (text.rfind("\n") + 1) + 1
         return MalformedToml(where, message[: m.start()] + " at end of document", line, col)
     return MalformedToml(where, message)
+
+
+def number_or_bool(value: Any) -> str | None:
+    """TOML text of a bool, int or float (``nan``, ``inf``, ``-inf`` included), else None.
+
+    The one rendering of TOML scalars shared by the lock writer and clash messages."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    return None
