@@ -265,3 +265,14 @@ def test_timeout_falls_back_and_says_so(make_single_project, poetry):
     assert repo.unmerged() == ["poetry.lock"]
     assert repo.has_conflict_markers("poetry.lock")
     assert not (repo.path / ".git" / "lockfix" / "tree").exists()
+
+
+def test_lockfix_disable_gives_plain_git_for_one_command(project, poetry):
+    repo = project
+    both_add(repo, poetry)
+    repo.env = {**repo.env, "LOCKFIX_DISABLE": "1"}
+    proc = repo.merge("feature")
+    assert proc.returncode != 0
+    assert "lockfix" not in proc.stderr
+    assert repo.unmerged() == ["poetry.lock", "pyproject.toml"]
+    assert repo.has_conflict_markers("poetry.lock") and repo.has_conflict_markers("pyproject.toml")

@@ -37,7 +37,8 @@ def main() -> None:
 
     With the driver installed, git merge / pull / rebase / cherry-pick finish with a
     merged pyproject.toml and a freshly regenerated poetry.lock. Set LOCKFIX_DEBUG=1
-    for a trace; LOCKFIX_POETRY picks the Poetry executable.
+    for a trace, LOCKFIX_DISABLE=1 to run one git command without lockfix;
+    LOCKFIX_POETRY picks the Poetry executable.
     """
 
 

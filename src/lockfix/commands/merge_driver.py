@@ -88,6 +88,8 @@ def main_from_git(argv: list[str]) -> int:
 
 def run_driver(args: DriverArgs, settings_flags: Mapping[str, object] | None = None) -> int:
     git = Git(Path.cwd())
+    if os.environ.get("LOCKFIX_DISABLE"):  # one command without lockfix: plain git's merge
+        return _plain_merge(git, args)[0]
     try:
         settings = load_settings(Path.cwd()).override(**(settings_flags or {}))
     except LockfixError as exc:
@@ -243,8 +245,8 @@ def _conflict_style(git: Git) -> list[str]:
     return {"diff3": ["--diff3"], "zdiff3": ["--zdiff3"]}.get(style, [])
 
 
-def _fallback(git: Git, args: DriverArgs, reason: str, detail: str | None = None) -> int:
-    """Leave what plain git leaves: a line merge with standard markers, then exit 1."""
+def _plain_merge(git: Git, args: DriverArgs) -> tuple[int, int]:
+    """git's own line merge of the three files into %A: (exit status for git, conflicts)."""
     base_label, ours_label, theirs_label = args.labels
     theirs_name = next(
         (v for k, v in os.environ.items() if k.startswith("GITHEAD_")), None
@@ -259,9 +261,17 @@ def _fallback(git: Git, args: DriverArgs, reason: str, detail: str | None = None
            str(args.ours), str(args.base), str(args.theirs)]
     proc = subprocess.run(cmd, capture_output=True)
     if proc.returncode < 0 or proc.returncode > 127:
-        print(f"lockfix: {args.path}: {reason}; git merge-file failed too", file=sys.stderr)
-        return 2
+        return 2, -1
     args.ours.write_bytes(proc.stdout)
+    return (0 if proc.returncode == 0 else 1), proc.returncode
+
+
+def _fallback(git: Git, args: DriverArgs, reason: str, detail: str | None = None) -> int:
+    """Leave what plain git leaves: a line merge with standard markers, then exit 1."""
+    status, conflicts = _plain_merge(git, args)
+    if conflicts < 0:
+        print(f"lockfix: {args.path}: {reason}; git merge-file failed too", file=sys.stderr)
+        return status
     print(
         f"lockfix: {args.path}: {reason}; left conflict markers "
         f"(resolve, or run `lockfix run` to retry)",
@@ -269,6 +279,6 @@ def _fallback(git: Git, args: DriverArgs, reason: str, detail: str | None = None
     )
     if detail and detail != reason:
         _debug(detail)
-    if proc.returncode == 0 and posixpath.basename(args.path) != LOCKFILE:
+    if conflicts == 0 and posixpath.basename(args.path) != LOCKFILE:
         return 0  # plain git would have merged this text cleanly; so do we
     return 1
