@@ -11,6 +11,8 @@ from tests.support.repos import (
     CORE,
     GitRepo,
     add_dependency,
+    diverge,
+    diverge_with_broken_theirs,
     locked_versions,
     update_dependency,
 )
@@ -44,18 +46,10 @@ def project(make_single_project, poetry, index) -> GitRepo:
     return repo
 
 
-def both_add(repo: GitRepo, poetry, ours=("attrs", "^23.1"), theirs=("click", "^8.1")) -> None:
-    repo.branch("feature")
-    add_dependency(repo, ".", ours[0], ours[1], poetry, commit=f"add {ours[0]}")
-    repo.checkout("feature")
-    add_dependency(repo, ".", theirs[0], theirs[1], poetry, commit=f"add {theirs[0]}")
-    repo.checkout("main")
-
-
 def test_merge_finishes_without_conflict(project, poetry, index):
     repo = project
     before = locked_versions(repo.path / "poetry.lock")
-    both_add(repo, poetry)
+    diverge(repo, poetry)
     index.add("requests", "2.32.0", ["urllib3>=1.21,<3", "idna>=2.5,<4", "certifi>=2017.4.17"])
     proc = repo.merge("feature")
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -174,14 +168,14 @@ def test_monorepo_merge_relocks_dependents(make_monorepo, poetry):
 
 def test_poetry_missing_leaves_plain_git_conflict(make_single_project, poetry, tmp_path):
     plain = make_single_project({"requests": "^2.30"})
-    both_add(plain, poetry)
+    diverge(plain, poetry)
     assert plain.merge("feature").returncode != 0
     expected = {p: plain.read(p) for p in ("poetry.lock",)}
 
     repo = make_single_project({"requests": "^2.30"})
     repo.env = {**repo.env, "LOCKFIX_POETRY": str(tmp_path / "missing-poetry")}
     install(repo, poetry)
-    both_add(repo, poetry)
+    diverge(repo, poetry)
     proc = repo.merge("feature")
     assert proc.returncode != 0
     assert "lockfix: poetry.lock: Poetry not found" in proc.stderr
@@ -197,7 +191,7 @@ def test_poetry_missing_leaves_plain_git_conflict(make_single_project, poetry, t
 def test_unsolvable_merge_conflicts(project, poetry, index):
     repo = project
     index.add("clickplugin", "1.0.0", ["click==8.1.7"])
-    both_add(repo, poetry, ("click", "8.1.6"), ("clickplugin", "^1.0"))
+    diverge(repo, poetry, ("click", "8.1.6"), ("clickplugin", "^1.0"))
     proc = repo.merge("feature")
     assert proc.returncode != 0
     assert "poetry.lock: Poetry" in proc.stderr and "could not lock" in proc.stderr
@@ -238,13 +232,7 @@ def test_install_info_attributes_round_trip(make_single_project, poetry):
 
 def test_malformed_side_falls_back_to_plain_conflicts(project, poetry):
     repo = project
-    repo.branch("feature")
-    add_dependency(repo, ".", "attrs", "^23.1", poetry, commit="add attrs")
-    repo.checkout("feature")
-    repo.write("pyproject.toml", repo.read("pyproject.toml").replace(
-        'requests = "^2.30"', 'requests = "^2.30"\nrich = "^13'))
-    repo.commit_all("broken edit")
-    repo.checkout("main")
+    diverge_with_broken_theirs(repo, poetry)
     proc = repo.merge("feature")
     assert proc.returncode != 0
     assert "lockfix: pyproject.toml: pyproject.toml (theirs)" in proc.stderr
@@ -258,7 +246,7 @@ def test_timeout_falls_back_and_says_so(make_single_project, poetry):
     git_env(repo, poetry)
     repo.write("pyproject.toml", repo.read("pyproject.toml") + "\n[tool.lockfix]\ntimeout = 0.05\n")
     install(repo, poetry)
-    both_add(repo, poetry)
+    diverge(repo, poetry)
     proc = repo.merge("feature")
     assert proc.returncode != 0
     assert "did not finish locking" in proc.stderr and "0.05 s" in proc.stderr
@@ -269,7 +257,7 @@ def test_timeout_falls_back_and_says_so(make_single_project, poetry):
 
 def test_lockfix_disable_gives_plain_git_for_one_command(project, poetry):
     repo = project
-    both_add(repo, poetry)
+    diverge(repo, poetry)
     repo.env = {**repo.env, "LOCKFIX_DISABLE": "1"}
     proc = repo.merge("feature")
     assert proc.returncode != 0

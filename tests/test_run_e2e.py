@@ -11,6 +11,8 @@ from tests.support.repos import (
     CORE,
     GitRepo,
     add_dependency,
+    diverge,
+    diverge_with_broken_theirs,
     locked_versions,
     relock,
     set_dependency_text,
@@ -32,19 +34,10 @@ def never_text_merge_locks(repo: GitRepo) -> None:
     (repo.path / ".git" / "info" / "attributes").write_text("poetry.lock -merge\n")
 
 
-def diverge_single(repo: GitRepo, poetry, ours: tuple[str, str], theirs: tuple[str, str]) -> None:
-    """main gets ``ours``, branch feature gets ``theirs``; both relocked by real Poetry."""
-    repo.branch("feature")
-    add_dependency(repo, ".", *ours, poetry, commit=f"add {ours[0]}")
-    repo.checkout("feature")
-    add_dependency(repo, ".", *theirs, poetry, commit=f"add {theirs[0]}")
-    repo.checkout("main")
-
-
 def test_adjacent_additions_merge_and_nothing_else_upgrades(make_single_project, poetry, index):
     repo = make_single_project({"requests": "^2.30"})
     before = locked_versions(repo.path / "poetry.lock")
-    diverge_single(repo, poetry, ("attrs", "^23.1"), ("click", "^8.1"))
+    diverge(repo, poetry, ("attrs", "^23.1"), ("click", "^8.1"))
     # newer releases appear meanwhile: a correct relock must not pick them up
     index.add("requests", "2.32.0", ["urllib3>=1.21,<3", "idna>=2.5,<4", "certifi>=2017.4.17"])
     index.add("idna", "3.7")
@@ -119,7 +112,7 @@ def test_monorepo_dependent_lock_gets_both_sides(make_monorepo, poetry, index):
 
 def test_lock_committed_with_markers_is_repaired_without_stages(make_single_project, poetry):
     repo = make_single_project({"requests": "^2.30"})
-    diverge_single(repo, poetry, ("attrs", "^23.1"), ("click", "^8.1"))
+    diverge(repo, poetry, ("attrs", "^23.1"), ("click", "^8.1"))
     repo.merge("feature")
     repo.commit_all("merge, conflicts committed as they were")  # it happens
     assert repo.has_conflict_markers("poetry.lock") and repo.unmerged() == []
@@ -174,7 +167,7 @@ def test_stale_lock_is_relocked_and_dry_run_changes_nothing(make_single_project,
 
 
 def _conflicted(repo: GitRepo, poetry, ours, theirs) -> dict[str, bytes]:
-    diverge_single(repo, poetry, ours, theirs)
+    diverge(repo, poetry, ours, theirs)
     assert repo.merge("feature").returncode != 0
     return snapshot(repo, "pyproject.toml", "poetry.lock")
 
@@ -194,13 +187,7 @@ def test_unsolvable_merge_leaves_conflict_untouched(make_single_project, poetry,
 
 def test_malformed_side_is_named_and_nothing_changes(make_single_project, poetry):
     repo = make_single_project({"requests": "^2.30"})
-    repo.branch("feature")
-    add_dependency(repo, ".", "attrs", "^23.1", poetry, commit="add attrs")
-    repo.checkout("feature")
-    repo.write("pyproject.toml", repo.read("pyproject.toml").replace(
-        'requests = "^2.30"', 'requests = "^2.30"\nrich = "^13'))
-    repo.commit_all("broken edit")
-    repo.checkout("main")
+    diverge_with_broken_theirs(repo, poetry)
     assert repo.merge("feature").returncode != 0
     before = snapshot(repo, "pyproject.toml", "poetry.lock")
 

@@ -149,10 +149,6 @@ class Git:
         algo = hashlib.sha256 if like is not None and len(like) == 64 else hashlib.sha1
         return algo(b"blob %d\0" % len(data) + data).hexdigest()
 
-    def blob_id(self, rev: str, path: str) -> str | None:
-        proc = self.run_bytes(["rev-parse", "--verify", "--quiet", f"{rev}:{path}"], check=False)
-        return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
-
     def _candidate_commits(self, env: dict[str, str]) -> Iterator[tuple[str, str]]:
         """(commit, how it was found) for the commit being merged in, most specific first.
 

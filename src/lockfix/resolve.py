@@ -180,7 +180,8 @@ def plan_workspace(
     for d in sorted(graph.dependents_closure(changed) - set(changed)):
         plan = plans[d]
         if plan.package.has_lock:
-            users = [c for c in changed if c in graph.reachable(d)]
+            reached = graph.reachable(d)
+            users = [c for c in changed if c in reached]
             plan.reasons.append(f"path dependency changed ({', '.join(users)})")
     manifests = {d: p.manifest_data for d, p in plans.items() if p.manifest_data is not None}
     for plan in plans.values():

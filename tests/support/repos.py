@@ -736,3 +736,31 @@ def locked_package(path: Path | str, name: str) -> dict[str, Any]:
         if re.sub(r"[-_.]+", "-", p["name"]).lower() == key:
             return dict(p)
     raise KeyError(f"{name} not in {path}")
+
+
+def diverge(
+    repo: GitRepo,
+    poetry: PoetryExe,
+    ours: tuple[str, str] = ("attrs", "^23.1"),
+    theirs: tuple[str, str] = ("click", "^8.1"),
+) -> None:
+    """``main`` adds ``ours``, a new branch ``feature`` adds ``theirs`` (name, constraint),
+    each relocked by real Poetry and committed; ends on ``main``. Both add on the line
+    after the last dependency, so a line merge of pyproject.toml conflicts."""
+    repo.branch("feature")
+    add_dependency(repo, ".", ours[0], ours[1], poetry, commit=f"add {ours[0]}")
+    repo.checkout("feature")
+    add_dependency(repo, ".", theirs[0], theirs[1], poetry, commit=f"add {theirs[0]}")
+    repo.checkout("main")
+
+
+def diverge_with_broken_theirs(repo: GitRepo, poetry: PoetryExe) -> None:
+    """``main`` adds attrs (relocked); ``feature`` commits a pyproject.toml that is not
+    valid TOML (an unterminated string on the line after requests); ends on ``main``."""
+    repo.branch("feature")
+    add_dependency(repo, ".", "attrs", "^23.1", poetry, commit="add attrs")
+    repo.checkout("feature")
+    repo.write("pyproject.toml", repo.read("pyproject.toml").replace(
+        'requests = "^2.30"', 'requests = "^2.30"\nrich = "^13'))
+    repo.commit_all("broken edit")
+    repo.checkout("main")
