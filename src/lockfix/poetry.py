@@ -7,16 +7,20 @@ locked versions on which Poetry line), so the commands never build Poetry argume
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
 import signal
 import subprocess
+import sys
+import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import IO, Any, Protocol
 
 from lockfix.errors import PoetryError
 
@@ -40,14 +44,26 @@ class LockRun:
     output: str
 
 
+class Relocker(Protocol):
+    """Whatever can relock a project directory: :class:`Poetry` or a :class:`PoetrySession`."""
+
+    def relock(self, project_dir: Path, *, timeout: float = DEFAULT_TIMEOUT) -> LockRun: ...
+
+
 @dataclass(frozen=True)
 class Poetry:
     executable: Path
     version: tuple[int, ...]
+    #: the Python of Poetry's own environment, when ``executable`` is its standard entry
+    #: point script; lets :class:`PoetrySession` start Poetry once for many relocks
+    interpreter: Path | None = None
 
     @property
     def version_text(self) -> str:
         return ".".join(map(str, self.version))
+
+    def argv(self) -> list[str]:
+        return [str(self.executable), *relock_args(self.version)]
 
     def relock(
         self,
@@ -61,10 +77,9 @@ class Poetry:
         The child runs in its own process group so that a timeout kills Poetry and
         anything it started, not just the top process.
         """
-        args = [str(self.executable), *relock_args(self.version)]
         started = time.monotonic()
         proc = subprocess.Popen(
-            args,
+            self.argv(),
             cwd=project_dir,
             env=dict(env if env is not None else os.environ),
             stdin=subprocess.DEVNULL,
@@ -75,27 +90,185 @@ class Poetry:
         )
         try:
             output, _ = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
+        except BaseException:  # the timeout, or Ctrl-C: Poetry must not outlive lockfix
+            _kill_group(proc.pid)
             proc.communicate()
-            raise PoetryError(
-                f"Poetry {self.version_text} did not finish locking {project_dir} "
-                f"within {timeout:g} s",
-                hint="check network access to your package index, or raise --timeout",
-            ) from None
-        seconds = time.monotonic() - started
-        if proc.returncode != 0:
+            if sys.exc_info()[0] is subprocess.TimeoutExpired:
+                raise self._timed_out(project_dir, timeout) from None
+            raise
+        return self._result(project_dir, proc.returncode, output, started)
+
+    def session(self, env: Mapping[str, str] | None = None) -> PoetrySession:
+        """Relocks sharing one started Poetry (see :class:`PoetrySession`)."""
+        return PoetrySession(self, env)
+
+    def _timed_out(self, project_dir: Path, timeout: float) -> PoetryError:
+        return PoetryError(
+            f"Poetry {self.version_text} did not finish locking {project_dir} "
+            f"within {timeout:g} s",
+            hint="check network access to your package index, or raise --timeout",
+        )
+
+    def _result(self, project_dir: Path, returncode: int, output: str, started: float) -> LockRun:
+        if returncode != 0:
+            args = relock_args(self.version)
             raise PoetryError(
                 f"Poetry {self.version_text} could not lock {project_dir}:\n"
                 + _indent(_tail(output)),
-                hint=f"fix the constraints, then run `{' '.join(args[1:3])}` there",
+                hint=f"fix the constraints, then run `poetry {' '.join(args[:-2])}` there",
             )
-        return LockRun(seconds, output)
+        return LockRun(time.monotonic() - started, output)
 
 
-def _kill_group(proc: subprocess.Popen[str]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
+SERVER = Path(__file__).with_name("poetry_server.py")
+
+
+@dataclass
+class _Pending:
+    done: threading.Event = field(default_factory=threading.Event)
+    pid: int | None = None
+    returncode: int | None = None  # None with ``done`` set: the server went away
+    output: str = ""
+
+
+class PoetrySession:
+    """Many relocks through one Poetry that is started once (``poetry_server.py``).
+
+    Poetry spends ~0.7 s importing itself before each command; the server pays that once,
+    while lockfix is still planning, and forks a child per relock that runs Poetry's own
+    entry point with :func:`relock_args`. Where that cannot work (Poetry installed behind a
+    wrapper script, a server that fails to start, ``LOCKFIX_POETRY_SERVER=0``), each relock
+    is a separate ``poetry lock`` process, as before. Results are the same either way.
+    """
+
+    def __init__(self, poetry: Poetry, env: Mapping[str, str] | None = None) -> None:
+        self.poetry = poetry
+        self.env = dict(env if env is not None else os.environ)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._pending: dict[int, _Pending] = {}
+        self._lock = threading.Lock()
+        self._ids = 0
+        self._gone = False
+        self.ready = threading.Event()
+        if poetry.interpreter is None or self.env.get("LOCKFIX_POETRY_SERVER", "1") == "0":
+            return
+        try:
+            self._proc = subprocess.Popen(
+                [str(poetry.interpreter), str(SERVER)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                env=self.env,
+                start_new_session=True,  # Ctrl-C reaches lockfix, which stops Poetry itself
+            )
+        except OSError:
+            return
+        threading.Thread(target=self._read, args=(self._proc.stdout,), daemon=True).start()
+
+    @property
+    def preloaded(self) -> bool:
+        return self._proc is not None and not self._gone
+
+    def _read(self, stream: IO[bytes]) -> None:
+        for line in stream:
+            try:
+                message: dict[str, Any] = json.loads(line)
+            except ValueError:
+                continue
+            if "ready" in message:
+                self.ready.set()
+            with self._lock:
+                pending = self._pending.get(message.get("id", -1))
+            if pending is None:
+                continue
+            if "pid" in message:
+                pending.pid = int(message["pid"])
+            if "rc" in message:
+                pending.returncode = int(message["rc"])
+                pending.output = str(message.get("output", ""))
+                pending.done.set()
+        with self._lock:
+            self._gone = True
+            for pending in self._pending.values():
+                pending.done.set()
+        self.ready.set()
+
+    def relock(self, project_dir: Path, *, timeout: float = DEFAULT_TIMEOUT) -> LockRun:
+        """Same contract as :meth:`Poetry.relock`; safe to call from several threads."""
+        started = time.monotonic()
+        pending = self._submit(project_dir)
+        if pending is None:
+            return self.poetry.relock(project_dir, timeout=timeout, env=self.env)
+        try:
+            finished = pending.done.wait(timeout)
+        except BaseException:
+            self._stop(pending)
+            raise
+        if not finished:
+            self._stop(pending)
+            raise self.poetry._timed_out(project_dir, timeout)
+        if pending.returncode is None:  # the server died under us: do it the plain way
+            self._stop(pending)
+            left = timeout - (time.monotonic() - started)
+            return self.poetry.relock(project_dir, timeout=max(left, 1.0), env=self.env)
+        return self.poetry._result(project_dir, pending.returncode, pending.output, started)
+
+    def _submit(self, project_dir: Path) -> _Pending | None:
+        proc = self._proc
+        if proc is None or proc.stdin is None:
+            return None
+        with self._lock:
+            if self._gone:
+                return None
+            self._ids += 1
+            pending = self._pending[self._ids] = _Pending()
+            request = {"id": self._ids, "cwd": str(project_dir), "argv": self.poetry.argv()}
+            try:
+                proc.stdin.write((json.dumps(request) + "\n").encode("utf-8"))
+                proc.stdin.flush()
+            except OSError:
+                self._gone = True
+                return None
+        return pending
+
+    def _stop(self, pending: _Pending) -> None:
+        """Kill one relock's process group and wait until the server has seen it end."""
+        if pending.pid is not None:
+            _kill_group(pending.pid)
+            pending.done.wait(10)
+
+    def close(self) -> None:
+        """End the server; it kills any relock still running (none, normally)."""
+        proc = self._proc
+        if proc is None:
+            return
+        if self._ids == 0:  # never used (nothing to relock): don't wait for its imports
+            _kill_group(proc.pid)
+        with contextlib.suppress(OSError):
+            if proc.stdin is not None:
+                proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc.pid)
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+    def __enter__(self) -> PoetrySession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            running = [p for p in self._pending.values() if not p.done.is_set()]
+        for pending in running:
+            self._stop(pending)
+        self.close()
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
 
 
 def _tail(text: str, lines: int = 15) -> str:
@@ -128,28 +301,39 @@ def _read_version(executable: str) -> tuple[int, ...]:
     return tuple(int(g) for g in m.groups() if g is not None)
 
 
-def _installed_version(executable: str) -> tuple[int, ...] | None:
-    """Poetry's version from its environment's ``poetry-X.Y.Z.dist-info``, without starting
-    Poetry (half a second) — the executable's shebang names the environment's Python."""
+@dataclass(frozen=True)
+class _EntryPoint:
+    interpreter: Path | None  # None: not Poetry's standard entry script
+    version: tuple[int, ...] | None  # from the environment's dist-info
+
+
+def _entry_point(executable: str) -> _EntryPoint:
+    """What the executable's shebang tells without starting Poetry (half a second): the
+    interpreter of Poetry's environment and, from its ``poetry-X.Y.Z.dist-info``, the
+    version. pipx, the official installer and ``pip install`` all write such a script."""
+    none = _EntryPoint(None, None)
     try:
         real = Path(executable).resolve()
         with open(real, "rb") as fh:
-            first = fh.readline(512)
+            head = fh.read(4096)
+        first, _, body = head.partition(b"\n")
         if not first.startswith(b"#!"):
-            return None
+            return none
         interpreter = Path(first[2:].decode().strip().split()[0])
         if not interpreter.name.startswith("python"):  # a wrapper script, not an entry point
-            return None
+            return none
         env = interpreter.parent.parent
         found = sorted(env.glob("lib/python3*/site-packages/poetry-*.dist-info"))
     except (OSError, UnicodeDecodeError, IndexError):
-        return None
+        return none
     versions = []
     for info in found:
         m = re.fullmatch(r"poetry-(\d+)\.(\d+)\.(\d+)[^/]*\.dist-info", info.name)
         if m:
             versions.append(tuple(int(g) for g in m.groups()))
-    return versions[0] if len(versions) == 1 else None
+    version = versions[0] if len(versions) == 1 else None
+    standard = b"from poetry.console.application import main" in body
+    return _EntryPoint(interpreter if standard and version and interpreter.is_file() else None, version)
 
 
 def _cached_version(executable: str, cache_dir: Path | None) -> tuple[int, ...]:
@@ -196,10 +380,11 @@ def find_poetry(
             f"Poetry not found ({where})",
             hint="install Poetry (pipx install poetry) or point LOCKFIX_POETRY at it",
         )
-    version = _installed_version(found) or _cached_version(found, cache_dir)
+    entry = _entry_point(found)
+    version = entry.version or _cached_version(found, cache_dir)
     if version < (1, 2):
         raise PoetryError(
             f"Poetry {'.'.join(map(str, version))} is too old; lockfix needs Poetry 1.2 or newer",
             hint="pipx upgrade poetry",
         )
-    return Poetry(Path(found), version)
+    return Poetry(Path(found), version, entry.interpreter)

@@ -23,7 +23,7 @@ from lockfix.errors import LockfixError, MalformedToml
 from lockfix.git import Git
 from lockfix.lock import lock_is_parseable_by, merge_locks, parse_lock
 from lockfix.manifest import merge_manifest
-from lockfix.poetry import Poetry
+from lockfix.poetry import Relocker
 from lockfix.toml import load_toml
 from lockfix.workspace import Graph, Package, build_graph, discover
 
@@ -236,7 +236,7 @@ def _restore(root: Path, saved: Mapping[str, bytes | None]) -> None:
             path.write_bytes(data)
 
 
-def apply_plan(ws: Workspace, plan: Plan, poetry: Poetry | None, settings: Settings) -> float:
+def apply_plan(ws: Workspace, plan: Plan, poetry: Relocker | None, settings: Settings) -> float:
     """Write and relock one package; on failure restore its files and re-raise."""
     if plan.error is not None:
         raise plan.error
@@ -279,7 +279,7 @@ def _verify(root: Path, pyproject_rel: str, lock_rel: str) -> None:
 
 def execute(
     ws: Workspace,
-    poetry: Poetry | None,
+    poetry: Relocker | None,
     settings: Settings,
     *,
     jobs: int,

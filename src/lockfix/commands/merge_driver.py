@@ -22,13 +22,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from lockfix import hashing
 from lockfix.config import Settings, load_settings
 from lockfix.errors import LockfixError
 from lockfix.git import Git
-from lockfix.lock import lock_is_parseable_by, merge_locks, parse_lock
-from lockfix.manifest import merge_manifest
-from lockfix.poetry import find_poetry
+from lockfix.poetry import PoetrySession, find_poetry
 from lockfix.policies import LOCK_POLICIES, MANIFEST_POLICIES
 from lockfix.toml import load_toml
 from lockfix.workspace import LOCKFILE, PYPROJECT, path_dependencies
@@ -122,6 +119,8 @@ def _read(path: Path) -> str:
 
 
 def _merge_pyproject(args: DriverArgs, settings: Settings) -> str:
+    from lockfix.manifest import merge_manifest  # see _merge_lock for why imports are late
+
     base = _read(args.base)
     return merge_manifest(
         base if base.strip() else None,
@@ -137,6 +136,8 @@ def _merged_manifests(
 ) -> dict[str, str]:
     """Merged pyproject.toml of ``start`` and of every package it reaches by path, exactly
     as the pyproject.toml driver merges them (same function, same sides, same policy)."""
+    from lockfix.manifest import merge_manifest
+
     base_rev, ours_rev, theirs_rev = commits
     result: dict[str, str] = {}
     todo = [start]
@@ -182,6 +183,30 @@ def _materialize(git: Git, tree: Path, commits: tuple[str | None, str, str],
 
 
 def _merge_lock(git: Git, args: DriverArgs, settings: Settings) -> tuple[str, str]:
+    work = git.git_dir() / WORK_DIR
+    poetry = find_poetry(settings.poetry, cache_dir=work)
+    env = {
+        **os.environ,
+        # a stable private place, so the venv Poetry wants is made once and reused,
+        # inside the repository rather than in the user's cache
+        "POETRY_VIRTUALENVS_PATH": str(work / "venvs"),
+        "POETRY_VIRTUALENVS_IN_PROJECT": "false",
+    }
+    for var in [k for k in env if k.startswith("GIT_") or k.startswith("GITHEAD_")]:
+        del env[var]  # Poetry's own git calls must not see the merge's environment
+    # Poetry starts now and imports itself (~0.7 s) on the other core while the lines
+    # below identify the commits and merge: most of lockfix's own time is hidden there
+    with poetry.session(env) as session:
+        _debug(f"Poetry {poetry.version_text} starting")
+        text, how = _prepare_and_relock(git, args, settings, session, work)
+    return text, f"{how}, Poetry {poetry.version_text}"
+
+
+def _prepare_and_relock(git: Git, args: DriverArgs, settings: Settings,
+                        session: PoetrySession, work: Path) -> tuple[str, str]:
+    from lockfix import hashing  # imported after Poetry started: see _merge_lock
+    from lockfix.lock import lock_is_parseable_by, merge_locks, parse_lock
+
     base_bytes = args.base.read_bytes()
     ours_bytes = args.ours.read_bytes()
     theirs_bytes = args.theirs.read_bytes()
@@ -209,35 +234,24 @@ def _merge_lock(git: Git, args: DriverArgs, settings: Settings) -> tuple[str, st
         where=args.path,
     )
     _debug("manifests and preferred lock merged")
-    work = git.git_dir() / WORK_DIR
-    poetry = find_poetry(settings.poetry, cache_dir=work)
-    _debug(f"Poetry {poetry.version_text} found")
     tree = work / "tree"
     shutil.rmtree(tree, ignore_errors=True)
     try:
         _materialize(git, tree, commits, manifests)
         _debug("private tree written")
         lock_path = tree / pkg / LOCKFILE
-        if lock_is_parseable_by(parse_lock(preferred.text, args.path).lock_version, poetry.version):
+        version = session.poetry.version
+        if lock_is_parseable_by(parse_lock(preferred.text, args.path).lock_version, version):
             lock_path.write_text(preferred.text, encoding="utf-8")
-        env = {
-            **os.environ,
-            # a stable private place, so the venv Poetry wants is made once and reused,
-            # inside the repository rather than in the user's cache
-            "POETRY_VIRTUALENVS_PATH": str(work / "venvs"),
-            "POETRY_VIRTUALENVS_IN_PROJECT": "false",
-        }
-        for var in [k for k in env if k.startswith("GIT_") or k.startswith("GITHEAD_")]:
-            del env[var]  # Poetry's own git calls must not see the merge's environment
-        poetry.relock(tree / pkg, timeout=settings.timeout, env=env)
+        session.relock(tree / pkg, timeout=settings.timeout)
         text = lock_path.read_text(encoding="utf-8")
-        _debug("Poetry relocked")
+        _debug(f"Poetry relocked ({'one started Poetry' if session.preloaded else 'plain process'})")
     finally:
         shutil.rmtree(tree, ignore_errors=True)
     freshness = hashing.lock_freshness(load_toml(manifests[pkg], args.path), parse_lock(text))
     if not freshness.fresh:
         raise LockfixError("Poetry's lock does not match the merged pyproject.toml")
-    return text, f"{how}, Poetry {poetry.version_text}"
+    return text, how
 
 
 def _conflict_style(git: Git) -> list[str]:

@@ -3,6 +3,7 @@ cherry-pick stopped, or whenever locks have gone stale."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Mapping
@@ -12,7 +13,7 @@ from typing import TextIO
 from lockfix.config import Settings, load_settings
 from lockfix.errors import LockfixError
 from lockfix.git import Git
-from lockfix.poetry import Poetry, find_poetry
+from lockfix.poetry import Poetry, PoetrySession, find_poetry
 from lockfix.report import Progress
 from lockfix.resolve import Outcome, Plan, execute, plan_workspace, relative_dirs
 
@@ -57,7 +58,16 @@ def run(
         poetry = find_poetry(settings.poetry)
     except LockfixError as exc:
         poetry_error = exc
+    # Poetry starts (and imports itself) while lockfix plans; unused, it is stopped at once
+    with contextlib.ExitStack() as stack:
+        session = stack.enter_context(poetry.session()) if poetry and not dry_run else None
+        return _run(git, settings, only, poetry, session, poetry_error, dry_run=dry_run,
+                    stage=stage, quiet=quiet, jobs=jobs, out=out, err=err)
 
+
+def _run(git: Git, settings: Settings, only: list[str], poetry: Poetry | None,
+         session: PoetrySession | None, poetry_error: LockfixError | None, *, dry_run: bool,
+         stage: bool, quiet: bool, jobs: int | None, out: TextIO, err: TextIO) -> int:
     ws = plan_workspace(
         git, settings, only=only, poetry_version=poetry.version if poetry else None
     )
@@ -87,7 +97,7 @@ def run(
     progress = Progress(len(todo), err, quiet=quiet)
     outcomes = execute(
         ws,
-        poetry,
+        session,
         settings,
         jobs=jobs or default_jobs(),
         stage=stage,

@@ -1,0 +1,234 @@
+"""A relock server that runs inside *Poetry's own* interpreter; lockfix never imports it.
+
+Starting Poetry costs more than most relocks: ~0.7 s of imports before it reads a single
+file, against ~0.5 s of actual locking for a typical package. lockfix therefore starts
+Poetry's interpreter once with this file, which imports Poetry's modules while lockfix
+is still planning, and then forks one child per relock. Each child starts from that
+clean, already-imported state and runs Poetry's unmodified command-line entry point
+(``poetry.console.application.main``) with the arguments lockfix chose, in the package's
+directory: the same code path as ``cd pkg && poetry lock``, minus the imports.
+
+Protocol, one JSON object per line (the server is the only writer of its stdout):
+
+    lockfix -> server   {"id": 1, "cwd": "/repo/packages/core", "argv": ["poetry", "lock", ...]}
+    server -> lockfix   {"ready": "2.5.1"}                       once, after the imports
+                        {"id": 1, "pid": 4242}                   the child started; it leads
+                                                                 its own process group
+                        {"id": 1, "rc": 0, "output": "..."}      it ended (rc < 0: a signal)
+                        {"error": "..."}                         Poetry cannot be imported
+
+End of input makes the server kill whatever still runs and exit, so a lockfix that dies
+never leaves a Poetry behind that would later write into the working tree. Standard
+library only, and Python 3.8 syntax: this runs on whatever Python Poetry was installed
+with.
+"""
+
+from __future__ import annotations
+
+import sys
+
+# This file's directory is lockfix's package directory; it holds a module named
+# ``poetry.py`` that must not shadow Poetry itself.
+if sys.path and sys.path[0] in ("", __file__.rpartition("/")[0]):
+    del sys.path[0]
+
+import contextlib
+import importlib
+import json
+import os
+import selectors
+import signal
+
+#: What ``poetry lock`` imports, heaviest first; modules that a Poetry version lacks are
+#: skipped. Anything missed here is simply imported by each child, as Poetry would.
+PRELOAD = (
+    "poetry.console.application",
+    "poetry.console.commands.lock",
+    "poetry.console.commands.installer_command",
+    "poetry.factory",
+    "poetry.installation.installer",
+    "poetry.puzzle.solver",
+    "poetry.puzzle.provider",
+    "poetry.mixology.version_solver",
+    "poetry.repositories.legacy_repository",
+    "poetry.repositories.pypi_repository",
+    "poetry.packages.locker",
+    "poetry.utils.env",
+    "poetry.utils.authenticator",
+    "poetry.plugins.plugin_manager",
+    "poetry.core.factory",
+    "poetry.core.version.markers",
+    "requests",
+    "cachecontrol",
+    "keyring",
+    "virtualenv",
+)
+
+
+def _send(message: dict[str, object]) -> None:
+    os.write(1, (json.dumps(message) + "\n").encode("utf-8"))
+
+
+def _preload() -> str:
+    for name in PRELOAD:
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
+    try:  # plugins Poetry will load (poetry-plugin-export on 1.8, for one)
+        from importlib.metadata import entry_points
+
+        eps = entry_points()
+        groups = ("poetry.application.plugin", "poetry.plugin")
+        found = (  # Python 3.10+ has select(); 3.8 and 3.9 return a dict
+            [ep for g in groups for ep in eps.select(group=g)]
+            if hasattr(eps, "select")
+            else [ep for g in groups for ep in eps.get(g, [])]  # type: ignore[attr-defined,unused-ignore]
+        )
+        for ep in found:
+            importlib.import_module(ep.value.partition(":")[0])
+    except Exception:
+        pass
+    from poetry.__version__ import __version__  # type: ignore[import-untyped,unused-ignore]
+
+    return str(__version__)
+
+
+def _exit_code(status: int) -> int:
+    if os.WIFSIGNALED(status):
+        return -os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+def _child(request: dict[str, object], out_fd: int, close: list[int]) -> None:
+    """In the forked child: become Poetry for one command, never return."""
+    code = 70
+    try:
+        os.setsid()
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for fd in close:
+            os.close(fd)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(out_fd, 1)
+        os.dup2(out_fd, 2)
+        os.close(null)
+        os.close(out_fd)
+        os.chdir(str(request["cwd"]))
+        argv = request["argv"]
+        assert isinstance(argv, list)
+        sys.argv = [str(a) for a in argv]
+        from poetry.console.application import main  # type: ignore[import-untyped,unused-ignore]
+
+        try:
+            code = int(main() or 0)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+        code = 70
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def serve() -> int:
+    try:
+        version = _preload()
+    except Exception as exc:
+        _send({"error": f"cannot import Poetry in {sys.executable}: {exc!r}"})
+        return 1
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # lockfix decides when Poetry stops
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # only to wake the selector up
+
+    sel = selectors.DefaultSelector()
+    sel.register(0, selectors.EVENT_READ, "stdin")
+    sel.register(wake_r, selectors.EVENT_READ, "wake")
+    running: dict[int, tuple[object, int]] = {}  # pid -> (request id, output pipe)
+    output: dict[int, bytearray] = {}  # output pipe -> bytes so far
+    pending = b""
+    open_input = True
+    _send({"ready": version})
+
+    def drain(fd: int) -> bool:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:
+            return True
+        if chunk:
+            output[fd] += chunk
+            return True
+        return False
+
+    def reap() -> None:
+        while running:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            req_id, fd = running.pop(pid)
+            while drain(fd):
+                if not select_ready(fd):
+                    break
+            with contextlib.suppress(KeyError, ValueError):
+                sel.unregister(fd)
+            os.close(fd)
+            text = bytes(output.pop(fd)).decode("utf-8", "replace")
+            _send({"id": req_id, "rc": _exit_code(status), "output": text})
+
+    def select_ready(fd: int) -> bool:
+        import select
+
+        return bool(select.select([fd], [], [], 0)[0])
+
+    while open_input or running:
+        for key, _ in sel.select(timeout=1.0):
+            if key.data == "stdin":
+                chunk = os.read(0, 65536)
+                if not chunk:
+                    open_input = False
+                    sel.unregister(0)
+                    for pid in list(running):
+                        with contextlib.suppress(OSError):
+                            os.killpg(pid, signal.SIGKILL)
+                    continue
+                pending += chunk
+                while b"\n" in pending:
+                    line, pending = pending.split(b"\n", 1)
+                    if not line.strip():
+                        continue
+                    request = json.loads(line)
+                    out_r, out_w = os.pipe()
+                    pid = os.fork()
+                    if pid == 0:
+                        _child(request, out_w, [out_r, wake_r, wake_w, *output])
+                    os.close(out_w)
+                    os.set_blocking(out_r, False)
+                    output[out_r] = bytearray()
+                    sel.register(out_r, selectors.EVENT_READ, "out")
+                    running[pid] = (request.get("id"), out_r)
+                    _send({"id": request.get("id"), "pid": pid})
+            elif key.data == "wake":
+                with contextlib.suppress(BlockingIOError):
+                    os.read(wake_r, 4096)
+            else:
+                fd = key.fd
+                if not drain(fd):
+                    sel.unregister(fd)
+        reap()
+    return 0
+
+
+if __name__ == "__main__":
+    os._exit(serve())  # skip tearing down ~900 modules: nothing is left to flush
