@@ -53,7 +53,7 @@ def add(pkg: Path, dep: str, constraint: str) -> None:
     (pkg / "pyproject.toml").write_text(text.replace(anchor, f'{anchor}{dep} = "{constraint}"\n', 1))
 
 
-def bench(poetry_path: str, rounds: int) -> dict[str, float]:
+def bench(poetry_path: str, rounds: int, trace: bool = False) -> dict[str, float]:
     poetry = find_poetry(poetry_path)
     work = Path(tempfile.mkdtemp(prefix="lockfix-bench-"))
     index = PackageIndex()
@@ -127,8 +127,11 @@ def bench(poetry_path: str, rounds: int) -> dict[str, float]:
                     sh(lock, where, env)
                     poetry_times.append(time.perf_counter() - t0)
                 else:
-                    sh(["git", "merge", "--no-edit", "-q", "feature"], where, env)
+                    merged = sh(["git", "merge", "--no-edit", "-q", "feature"], where,
+                                {**env, "LOCKFIX_DEBUG": "1"} if trace and i == rounds - 1 else env)
                     merge_times.append(time.perf_counter() - t0)
+                    if trace and i == rounds - 1:
+                        print(merged.stderr, file=sys.stderr)
                     times = dict(line.split() for line in (work / "driver-times").read_text().splitlines())
                     (work / "driver-times").unlink()
                     driver_times.append(int(times["poetry.lock"]) / 1e9)
@@ -147,6 +150,8 @@ def bench(poetry_path: str, rounds: int) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--trace", action="store_true",
+                    help="print the drivers' LOCKFIX_DEBUG trace of the last round")
     ap.add_argument("--poetry", action="append",
                     default=None, help="Poetry executable (repeatable); default .tools/poetry-*")
     args = ap.parse_args()
@@ -154,7 +159,7 @@ def main() -> None:
     print(f"{'':<14} {'Poetry alone':>12} {'lock driver':>12} {'overhead':>9} "
           f"{'whole git merge':>16} {'overhead':>9}   (medians of {args.rounds})")
     for path in poetries:
-        r = bench(path, args.rounds)
+        r = bench(path, args.rounds, args.trace)
         label = Path(path).parents[1].name
         print(f"{label:<14} {r['poetry']:>11.2f}s {r['driver']:>11.2f}s {r['ratio']:>9.1%} "
               f"{r['merge']:>15.2f}s {r['merge_ratio']:>9.1%}")

@@ -94,9 +94,8 @@ def test_session_writes_the_same_lock_as_plain_poetry(make_single_project, poetr
 
 def test_session_reports_poetrys_own_error(tmp_path, poetry, index):
     app = new_project(tmp_path / "app", poetry, {"requests": "^99"}, index)
-    with lockfix_poetry(poetry).session(poetry.env) as session:
-        with pytest.raises(PoetryError) as err:
-            session.relock(app, timeout=120)
+    with lockfix_poetry(poetry).session(poetry.env) as session, pytest.raises(PoetryError) as err:
+        session.relock(app, timeout=120)
     assert "could not lock" in str(err.value)
     assert "requests" in str(err.value)  # Poetry's own words about the unsolvable constraint
 

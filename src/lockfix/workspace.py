@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-PYPROJECT = "pyproject.toml"
-LOCKFILE = "poetry.lock"
+from lockfix import LOCKFILE, PYPROJECT
 
 _FILE_URL = re.compile(r"@\s*(file:\S+)")
 

@@ -84,11 +84,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from lockfix import __version__
+from lockfix import LOCKFILE, PYPROJECT, __version__
 from lockfix.errors import LockfixError, MalformedToml
 from lockfix.git import Git
 from lockfix.markers import Marker, classify, find_markers, git_grep_pattern
-from lockfix.workspace import LOCKFILE, PYPROJECT, Package, build_graph, discover
+from lockfix.workspace import Package, build_graph, discover
 
 if TYPE_CHECKING:
     from lockfix.lockscan import LockSummary

@@ -10,25 +10,26 @@ user gets exactly what plain git would have written, plus one line saying why.
 
 from __future__ import annotations
 
-import io
+# Only what it takes to start Poetry is imported up front: for poetry.lock, Poetry starts
+# first and imports itself on the other core while the rest of lockfix loads and works
+# (see _start_poetry); the other imports sit in the functions that need them.
 import os
 import posixpath
-import shutil
-import subprocess
 import sys
-import tarfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lockfix.config import Settings, load_settings
+from lockfix import LOCKFILE, PYPROJECT
 from lockfix.errors import LockfixError
 from lockfix.git import Git
 from lockfix.poetry import PoetrySession, find_poetry
 from lockfix.policies import LOCK_POLICIES, MANIFEST_POLICIES
-from lockfix.toml import load_toml
-from lockfix.workspace import LOCKFILE, PYPROJECT, path_dependencies
+
+if TYPE_CHECKING:
+    from lockfix.config import Settings
 
 WORK_DIR = "lockfix"  # under the git dir: private tree and Poetry's venvs for the driver
 
@@ -83,10 +84,42 @@ def main_from_git(argv: list[str]) -> int:
     return run_driver(args, flags)
 
 
+def _start_poetry(git: Git) -> tuple[PoetrySession, Path]:
+    """Start Poetry for this lock's relock now, before anything else is loaded or done."""
+    work = git.git_dir() / WORK_DIR
+    poetry = find_poetry(None, cache_dir=work)
+    env = {
+        **os.environ,
+        # a stable private place, so the venv Poetry wants is made once and reused,
+        # inside the repository rather than in the user's cache
+        "POETRY_VIRTUALENVS_PATH": str(work / "venvs"),
+        "POETRY_VIRTUALENVS_IN_PROJECT": "false",
+    }
+    for var in [k for k in env if k.startswith("GIT_") or k.startswith("GITHEAD_")]:
+        del env[var]  # Poetry's own git calls must not see the merge's environment
+    _debug(f"Poetry {poetry.version_text} starting")
+    return poetry.session(env), work
+
+
 def run_driver(args: DriverArgs, settings_flags: Mapping[str, object] | None = None) -> int:
     git = Git(Path.cwd())
     if os.environ.get("LOCKFIX_DISABLE"):  # one command without lockfix: plain git's merge
         return _plain_merge(git, args)[0]
+    name = posixpath.basename(args.path)
+    if name == LOCKFILE:
+        try:
+            session, work = _start_poetry(git)
+        except LockfixError as exc:
+            return _fallback(git, args, exc.message.splitlines()[0], detail=exc.message)
+        with session:
+            return _drive(git, args, settings_flags, session, work)
+    return _drive(git, args, settings_flags, None, None)
+
+
+def _drive(git: Git, args: DriverArgs, settings_flags: Mapping[str, object] | None,
+           session: PoetrySession | None, work: Path | None) -> int:
+    from lockfix.config import load_settings
+
     try:
         settings = load_settings(Path.cwd()).override(**(settings_flags or {}))
     except LockfixError as exc:
@@ -98,9 +131,9 @@ def run_driver(args: DriverArgs, settings_flags: Mapping[str, object] | None = N
             args.ours.write_text(text, encoding="utf-8")
             _debug(f"{args.path}: merged at the TOML level")
             return 0
-        if name == LOCKFILE:
+        if session is not None and work is not None:
             started = time.monotonic()
-            text, how = _merge_lock(git, args, settings)
+            text, how = _merge_lock(git, args, settings, session, work)
             args.ours.write_text(text, encoding="utf-8")
             print(
                 f"lockfix: {args.path}: regenerated ({how}, {time.monotonic() - started:.1f}s)",
@@ -137,6 +170,8 @@ def _merged_manifests(
     """Merged pyproject.toml of ``start`` and of every package it reaches by path, exactly
     as the pyproject.toml driver merges them (same function, same sides, same policy)."""
     from lockfix.manifest import merge_manifest
+    from lockfix.toml import load_toml
+    from lockfix.workspace import path_dependencies
 
     base_rev, ours_rev, theirs_rev = commits
     result: dict[str, str] = {}
@@ -167,6 +202,9 @@ def _merged_manifests(
 def _materialize(git: Git, tree: Path, commits: tuple[str | None, str, str],
                  manifests: Mapping[str, str]) -> None:
     """Write each package directory (ours' files, else theirs') with its merged manifest."""
+    import io
+    import tarfile
+
     _, ours_rev, theirs_rev = commits
     for d, text in manifests.items():
         for rev in (ours_rev, theirs_rev):
@@ -182,30 +220,13 @@ def _materialize(git: Git, tree: Path, commits: tuple[str | None, str, str],
         (target / LOCKFILE).unlink(missing_ok=True)
 
 
-def _merge_lock(git: Git, args: DriverArgs, settings: Settings) -> tuple[str, str]:
-    work = git.git_dir() / WORK_DIR
-    poetry = find_poetry(settings.poetry, cache_dir=work)
-    env = {
-        **os.environ,
-        # a stable private place, so the venv Poetry wants is made once and reused,
-        # inside the repository rather than in the user's cache
-        "POETRY_VIRTUALENVS_PATH": str(work / "venvs"),
-        "POETRY_VIRTUALENVS_IN_PROJECT": "false",
-    }
-    for var in [k for k in env if k.startswith("GIT_") or k.startswith("GITHEAD_")]:
-        del env[var]  # Poetry's own git calls must not see the merge's environment
-    # Poetry starts now and imports itself (~0.7 s) on the other core while the lines
-    # below identify the commits and merge: most of lockfix's own time is hidden there
-    with poetry.session(env) as session:
-        _debug(f"Poetry {poetry.version_text} starting")
-        text, how = _prepare_and_relock(git, args, settings, session, work)
-    return text, f"{how}, Poetry {poetry.version_text}"
+def _merge_lock(git: Git, args: DriverArgs, settings: Settings, session: PoetrySession,
+                work: Path) -> tuple[str, str]:
+    import shutil
 
-
-def _prepare_and_relock(git: Git, args: DriverArgs, settings: Settings,
-                        session: PoetrySession, work: Path) -> tuple[str, str]:
-    from lockfix import hashing  # imported after Poetry started: see _merge_lock
+    from lockfix import hashing
     from lockfix.lock import lock_is_parseable_by, merge_locks, parse_lock
+    from lockfix.toml import load_toml
 
     base_bytes = args.base.read_bytes()
     ours_bytes = args.ours.read_bytes()
@@ -251,7 +272,7 @@ def _prepare_and_relock(git: Git, args: DriverArgs, settings: Settings,
     freshness = hashing.lock_freshness(load_toml(manifests[pkg], args.path), parse_lock(text))
     if not freshness.fresh:
         raise LockfixError("Poetry's lock does not match the merged pyproject.toml")
-    return text, how
+    return text, f"{how}, Poetry {session.poetry.version_text}"
 
 
 def _conflict_style(git: Git) -> list[str]:
@@ -273,6 +294,8 @@ def _plain_merge(git: Git, args: DriverArgs) -> tuple[int, int]:
     cmd = ["git", "merge-file", "-p", f"--marker-size={args.marker_size}",
            *_conflict_style(git), "-L", labels[0], "-L", labels[1], "-L", labels[2],
            str(args.ours), str(args.base), str(args.theirs)]
+    import subprocess
+
     proc = subprocess.run(cmd, capture_output=True)
     if proc.returncode < 0 or proc.returncode > 127:
         return 2, -1
