@@ -21,6 +21,7 @@ false, so a venv build does not land on one side only. Run:
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import shutil
 import statistics
@@ -32,6 +33,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+# measure lockfix as installed, byte-compiled (an editable install under
+# PYTHONDONTWRITEBYTECODE would recompile every module in every driver process)
+compileall.compile_dir(ROOT / "src" / "lockfix", quiet=1)
 
 from lockfix.commands.demo import _pyproject  # noqa: E402  (the demo's project template)
 from lockfix.localindex import DEFAULT_UNIVERSE, PackageIndex  # noqa: E402

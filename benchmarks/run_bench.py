@@ -28,6 +28,7 @@ Both use the same warm, isolated Poetry cache and ``POETRY_VIRTUALENVS_CREATE=fa
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import shutil
 import statistics
@@ -40,6 +41,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+# measure lockfix as installed, byte-compiled (an editable install under
+# PYTHONDONTWRITEBYTECODE would recompile every module in every driver process)
+compileall.compile_dir(ROOT / "src" / "lockfix", quiet=1)
 
 from lockfix.commands.demo import _pyproject  # noqa: E402  (the demo's project template)
 from lockfix.localindex import DEFAULT_UNIVERSE, PackageIndex  # noqa: E402

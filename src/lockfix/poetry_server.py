@@ -33,6 +33,7 @@ if sys.path and sys.path[0] in ("", __file__.rpartition("/")[0]):
     del sys.path[0]
 
 import contextlib
+import gc
 import importlib
 import json
 import os
@@ -58,11 +59,51 @@ PRELOAD = (
     "poetry.plugins.plugin_manager",
     "poetry.core.factory",
     "poetry.core.version.markers",
+    "poetry.core.json",
+    "poetry.core.spdx",
+    "poetry.core.vcs",
+    "poetry.core.packages.directory_dependency",
+    "poetry.core.packages.url_dependency",
+    "poetry.core.packages.vcs_dependency",
+    "poetry.repositories.single_page_repository",
+    "poetry.puzzle.transaction",
+    "poetry.console.logging",
+    "poetry.console.commands.self",
     "requests",
     "cachecontrol",
     "keyring",
+    "keyring.backends.chainer",
+    "keyring.backends.SecretService",
+    "keyring.backends.libsecret",
+    "keyring.backends.kwallet",
+    "secretstorage",
     "virtualenv",
+    "lark",
+    "netrc",
+    "pickle",
 )
+
+
+def _warm() -> None:
+    """Build, once, the parsers and validators Poetry otherwise builds lazily in every
+    command: its PEP 508 and marker grammars (lark) and, on 2.x, its cached JSON-schema
+    validators. Pure, deterministic caches; each step may be missing from a version."""
+    steps = (
+        ("poetry.core.version.markers", "parse_marker", ('python_version >= "3.8"',)),
+        ("poetry.core.packages.dependency", "Dependency.create_from_pep_508",
+         ('a>=1; python_version >= "3.8"',)),
+        ("poetry.core.json", "_get_validator", ("poetry-schema",)),
+        ("poetry.core.json", "_get_validator", ("project-schema",)),
+        ("poetry.core.json", "_get_validator", ("dependency-groups-schema",)),
+        ("poetry.json", "_get_validator_and_properties", ()),
+    )
+    for module, name, args in steps:
+        with contextlib.suppress(Exception):
+            target: object = importlib.import_module(module)
+            for part in name.split("."):
+                target = getattr(target, part)
+            if getattr(target, "cache_info", None) is not None or "_get_validator" not in name:
+                target(*args)  # type: ignore[operator]
 
 
 def _send(message: dict[str, object]) -> None:
@@ -87,6 +128,7 @@ def _preload() -> str:
             importlib.import_module(ep.value.partition(":")[0])
     except Exception:
         pass
+    _warm()
     from poetry.__version__ import __version__  # type: ignore[import-untyped,unused-ignore]
 
     return str(__version__)
@@ -138,11 +180,16 @@ def _child(request: dict[str, object], out_fd: int, close: list[int]) -> None:
 
 
 def serve() -> int:
+    gc.disable()  # nothing to collect while importing; faster
     try:
         version = _preload()
     except Exception as exc:
         _send({"error": f"cannot import Poetry in {sys.executable}: {exc!r}"})
         return 1
+    # Children share the imported modules copy-on-write; a collection in a child would
+    # touch (and so copy) every one of those objects. Freeze them out of the collector.
+    gc.freeze()
+    gc.enable()
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # lockfix decides when Poetry stops
     wake_r, wake_w = os.pipe()
