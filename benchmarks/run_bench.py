@@ -23,6 +23,7 @@ Both use the same warm, isolated Poetry cache and ``POETRY_VIRTUALENVS_CREATE=fa
 (a venv build per clone would otherwise dominate both). Order alternates per round. Run:
 
     .venv/bin/python benchmarks/run_bench.py [--rounds 5] [--counts 1,4,8,16] [--poetry PATH]
+        [--plain-poetry]   # without the shared Poetry start: what parallelism alone gives
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def add(pkg: Path, dep: str, constraint: str) -> None:
 
 
 class Bench:
-    def __init__(self, poetry_path: str) -> None:
+    def __init__(self, poetry_path: str, plain: bool = False) -> None:
         self.poetry = find_poetry(str(Path(poetry_path).resolve()))
         self.work = Path(tempfile.mkdtemp(prefix="lockfix-runbench-"))
         self.index = PackageIndex()
@@ -91,6 +92,8 @@ class Bench:
             "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@example.invalid",
             "LOCKFIX_POETRY": str(self.poetry.executable),
         }
+        if plain:  # every relock a separate `poetry lock` process: parallelism alone
+            self.env["LOCKFIX_POETRY_SERVER"] = "0"
         self.lock_cmd = [str(self.poetry.executable), *relock_args(self.poetry.version)]
         self.origin = self.work / "origin"
 
@@ -183,6 +186,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--counts", default="1,4,8,16", help="numbers of conflicted packages")
+    ap.add_argument("--plain-poetry", action="store_true",
+                    help="LOCKFIX_POETRY_SERVER=0: lockfix runs one `poetry lock` process per package")
     ap.add_argument("--poetry", action="append", default=None,
                     help="Poetry executable (repeatable); default .tools/poetry-*")
     args = ap.parse_args()
@@ -191,7 +196,7 @@ def main() -> None:
     print(f"{os.cpu_count()} cores; `lockfix run` default jobs; medians of {args.rounds} rounds")
     print(f"{'Poetry':<14} {'conflicted':>10} {'sequential loop':>16} {'lockfix run':>12} {'speed-up':>9}")
     for path in poetries:
-        bench = Bench(path)
+        bench = Bench(path, args.plain_poetry)
         try:
             bench.build(counts)
             for k in counts:

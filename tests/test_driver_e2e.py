@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.support.lockfix import lockfix
@@ -228,6 +230,44 @@ def test_install_info_attributes_round_trip(make_single_project, poetry):
     assert "pyproject.toml merge=lockfix" in info.read_text()
     assert lockfix("uninstall", "--attributes-file", "info", cwd=repo.path, poetry=poetry).returncode == 0
     assert (info.read_bytes() if info.exists() else None) == before
+
+
+def test_install_global_routes_every_clone_and_uninstalls_cleanly(make_single_project, poetry):
+    """``--global``: git's global config and global attributes file (the default
+    $XDG_CONFIG_HOME/git/attributes), nothing in the clone; a merge there just works."""
+    repo = make_single_project({"requests": "^2.30"})
+    git_env(repo, poetry)
+    global_config = Path(poetry.env["HOME"]) / ".gitconfig"
+    global_attrs = Path(poetry.env["XDG_CONFIG_HOME"]) / "git" / "attributes"
+    before = global_config.read_bytes() if global_config.exists() else None
+    local_config = (repo.path / ".git" / "config").read_bytes()
+    assert not global_attrs.exists()
+    assert lockfix("install", "--global", cwd=repo.path, poetry=poetry).returncode == 0
+    assert "lockfix" in global_config.read_text()
+    assert "poetry.lock merge=lockfix" in global_attrs.read_text()
+    assert (repo.path / ".git" / "config").read_bytes() == local_config
+    assert not (repo.path / ".gitattributes").exists()
+    assert lockfix("install", "--check", cwd=repo.path, poetry=poetry).returncode == 0
+    diverge(repo, poetry)
+    proc = repo.merge("feature")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert_fresh(repo, poetry)
+    assert lockfix("uninstall", "--global", cwd=repo.path, poetry=poetry).returncode == 0
+    assert (global_config.read_bytes() if global_config.exists() else None) == before
+    assert not global_attrs.exists()  # install created it, so uninstall removes it
+    assert lockfix("install", "--check", cwd=repo.path, poetry=poetry).returncode == 1
+
+
+def test_uninstall_removes_the_drivers_work_directory(project, poetry):
+    repo = project
+    diverge(repo, poetry)
+    assert repo.merge("feature").returncode == 0
+    work = repo.path / ".git" / "lockfix"
+    assert work.is_dir()  # the driver's Poetry venvs and version cache
+    proc = lockfix("uninstall", cwd=repo.path, poetry=poetry)
+    assert proc.returncode == 0 and "work directory" in proc.stdout
+    assert not work.exists()
+    assert "lockfix" not in (repo.path / ".git" / "config").read_text()
 
 
 def test_malformed_side_falls_back_to_plain_conflicts(project, poetry):

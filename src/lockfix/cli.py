@@ -140,7 +140,11 @@ def install_command(global_: bool, attributes_file: str, check_only: bool) -> No
 @click.option("--attributes-file", type=click.Choice(["gitattributes", "info"]),
               default="gitattributes", show_default=True, help=_ATTRIBUTES_HELP)
 def uninstall_command(global_: bool, attributes_file: str) -> None:
-    """Remove the driver config and exactly the attribute lines install added."""
+    """Remove the driver config and exactly the attribute lines install added.
+
+    Also deletes the driver's work directory (.git/lockfix: Poetry's venvs for the
+    driver and a cached Poetry version), which the driver creates on first use.
+    """
     from lockfix.commands import install
     from lockfix.git import Git
 

@@ -267,8 +267,15 @@ class PoetrySession:
 
 
 def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
+    """Kill the process group ``pid`` leads; if it has not become a leader yet (a relock
+    killed the instant it started), the process itself."""
+    try:
         os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    except PermissionError:
+        pass
 
 
 def _tail(text: str, lines: int = 15) -> str:

@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from lockfix import GIT_WORK_DIR
 from lockfix.git import Git
 
 DRIVER = "lockfix"
@@ -116,6 +118,8 @@ def uninstall(git: Git, *, global_: bool, attributes_file: str) -> int:
     if _config(git, scope):
         git.run("config", *scope.config_args, "--remove-section", f"merge.{DRIVER}")
         removed.append(f"merge.{DRIVER} config")
+        if global_:
+            _drop_if_empty(_global_config_file())
     path = scope.attributes
     if path.exists():
         text = path.read_text(encoding="utf-8")
@@ -126,8 +130,29 @@ def uninstall(git: Git, *, global_: bool, attributes_file: str) -> int:
             else:
                 path.write_text(new, encoding="utf-8")
             removed.append(str(path))
+    if not global_:  # what the driver made on first use: Poetry's venvs, a version cache
+        work = git.git_dir() / GIT_WORK_DIR
+        if work.is_dir():
+            shutil.rmtree(work)
+            removed.append(f"the driver's work directory {work}")
     print(f"lockfix: removed {', '.join(removed)}" if removed else "lockfix: was not installed")
     return 0
+
+
+def _global_config_file() -> Path:
+    """The file ``git config --global`` writes (git-config(1), FILES)."""
+    if os.environ.get("GIT_CONFIG_GLOBAL"):
+        return Path(os.environ["GIT_CONFIG_GLOBAL"])
+    home = Path(os.path.expanduser("~")) / ".gitconfig"
+    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or Path(os.path.expanduser("~")) / ".config")
+    return home if home.exists() or not (xdg / "git" / "config").exists() else xdg / "git" / "config"
+
+
+def _drop_if_empty(path: Path) -> None:
+    """``install --global`` on a machine without a global config created the file; removing
+    the section leaves it empty, and git reads a missing file as an empty one."""
+    if path.is_file() and path.stat().st_size == 0:
+        path.unlink()
 
 
 def _strip_block(text: str) -> str | None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lockfix import LOCKFILE, PYPROJECT
+from lockfix import GIT_WORK_DIR, LOCKFILE, PYPROJECT
 from lockfix.errors import LockfixError
 from lockfix.git import Git
 from lockfix.poetry import PoetrySession, find_poetry
@@ -31,7 +31,6 @@ from lockfix.policies import LOCK_POLICIES, MANIFEST_POLICIES
 if TYPE_CHECKING:
     from lockfix.config import Settings
 
-WORK_DIR = "lockfix"  # under the git dir: private tree and Poetry's venvs for the driver
 
 
 @dataclass(frozen=True)
@@ -86,7 +85,7 @@ def main_from_git(argv: list[str]) -> int:
 
 def _start_poetry(git: Git) -> tuple[PoetrySession, Path]:
     """Start Poetry for this lock's relock now, before anything else is loaded or done."""
-    work = git.git_dir() / WORK_DIR
+    work = git.git_dir() / GIT_WORK_DIR
     poetry = find_poetry(None, cache_dir=work)
     env = {
         **os.environ,
