@@ -111,6 +111,18 @@ def test_timeout_kills_the_relock_and_everything_it_started(tmp_path, poetry, st
         assert wait_until(lambda: not processes_in(app), 10)
 
 
+def test_a_relock_given_up_before_poetry_started_never_runs(tmp_path, poetry, index):
+    """Timed out while the server was still importing Poetry: the queued relock must not
+    start later and write a lock into a tree lockfix has already put back."""
+    app = new_project(tmp_path / "app", poetry, {"requests": "^2.30"}, index)
+    with lockfix_poetry(poetry).session(poetry.env) as session:
+        with pytest.raises(PoetryError, match="did not finish locking"):
+            session.relock(app, timeout=0.01)
+        time.sleep(3)  # a relock of this project takes well under a second
+        assert not (app / "poetry.lock").exists()
+        assert not processes_in(app)
+
+
 def test_server_gone_means_plain_poetry_processes(make_single_project, poetry):
     repo = make_single_project({"requests": "^2.30"})
     edit(repo, "attrs", "^23.1")

@@ -38,7 +38,8 @@ def main() -> None:
     With the driver installed, git merge / pull / rebase / cherry-pick finish with a
     merged pyproject.toml and a freshly regenerated poetry.lock. Set LOCKFIX_DEBUG=1
     for a trace, LOCKFIX_DISABLE=1 to run one git command without lockfix;
-    LOCKFIX_POETRY picks the Poetry executable.
+    LOCKFIX_POETRY picks the Poetry executable. Poetry is started once and shared by
+    all relocks of a command; LOCKFIX_POETRY_SERVER=0 runs one `poetry lock` each.
     """
 
 
@@ -69,7 +70,8 @@ def run_command(paths: tuple[str, ...], dry_run: bool, no_stage: bool, jobs: int
     TOML level, merges the locks package by package into a preferred lock, and lets
     Poetry relock without upgrading anything else. It also repairs locks committed with
     conflict markers and locks that no longer match their pyproject.toml. In a monorepo,
-    packages are relocked after the packages they depend on by path.
+    packages are relocked after the packages they depend on by path, independent ones
+    in parallel, all through one started Poetry.
 
     \b
     Exit status: 0 all fixed (or nothing to do), 1 something could not be fixed

@@ -125,6 +125,7 @@ SERVER = Path(__file__).with_name("poetry_server.py")
 
 @dataclass
 class _Pending:
+    started: threading.Event = field(default_factory=threading.Event)  # pid is known
     done: threading.Event = field(default_factory=threading.Event)
     pid: int | None = None
     returncode: int | None = None  # None with ``done`` set: the server went away
@@ -183,6 +184,7 @@ class PoetrySession:
                 continue
             if "pid" in message:
                 pending.pid = int(message["pid"])
+                pending.started.set()
             if "rc" in message:
                 pending.returncode = int(message["rc"])
                 pending.output = str(message.get("output", ""))
@@ -190,6 +192,7 @@ class PoetrySession:
         with self._lock:
             self._gone = True
             for pending in self._pending.values():
+                pending.started.set()
                 pending.done.set()
         self.ready.set()
 
@@ -232,7 +235,15 @@ class PoetrySession:
         return pending
 
     def _stop(self, pending: _Pending) -> None:
-        """Kill one relock's process group and wait until the server has seen it end."""
+        """Kill one relock's process group and wait until the server has seen it end.
+
+        A relock given up before the server got to it (still importing Poetry) must not
+        start later and write into a tree lockfix has already restored: wait for its pid,
+        and if the server does not answer at all, end the server.
+        """
+        if not pending.started.wait(30) and self._proc is not None:
+            _kill_group(self._proc.pid)
+            return
         if pending.pid is not None:
             _kill_group(pending.pid)
             pending.done.wait(10)
