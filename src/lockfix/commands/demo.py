@@ -182,6 +182,9 @@ def demo(*, keep: bool, poetry_path: str | None) -> int:
             for line in snippet:
                 _say(f"      | {line[:90]}")
             _say("      | ...")
+        check = d.run([sys.executable, "-m", "lockfix", "check"], plain, check=False)
+        said = [ln for ln in check.stdout.splitlines() if ln.startswith(("lockfix check:", "fix:"))]
+        _say(f"    lockfix check on this result (exit {check.returncode}): {'; '.join(said)}")
 
         _say("\n2) the same merge with lockfix: lockfix install; git merge feature")
         fixed = d.clone(repo, "with-lockfix")
