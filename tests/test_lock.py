@@ -976,6 +976,7 @@ def test_property_output_parses_and_every_group_comes_from_a_side(data: st.DataO
     again = merge_locks(base, ours, theirs, policy)
     assert again == merged
     out = parse_lock(merged.text)
+    assert merged.lock_version == out.lock_version  # what the callers decide Poetry on
     assert parse_lock(render_lock(out)) == out
     sides = [_groups(t) for t in (ours, theirs) + (() if base is None else (base,))]
     clashed = {c.name: c for c in merged.clashes}

@@ -83,6 +83,7 @@ class LockClash:
 class LockMerge:
     text: str  # the preferred lock, ready to hand to Poetry
     clashes: tuple[LockClash, ...]
+    lock_version: str | None = None  # of ``text``: which Poetry can read it
 
 
 # -- a fast reader for the layout Poetry writes --------------------------------------------
@@ -676,7 +677,7 @@ def merge_locks(
     if ours.lstrip("\ufeff").split("\n", 1)[0].endswith("\r"):
         # Poetry keeps the line endings of the lock it rewrites: keep ours'.
         text = text.replace("\n", "\r\n")
-    return LockMerge(text=text, clashes=tuple(clashes))
+    return LockMerge(text=text, clashes=tuple(clashes), lock_version=lock_version)
 
 
 # -- rendering ---------------------------------------------------------------------------

@@ -129,6 +129,7 @@ def _plan_lock(plan: Plan, git: Git, root: Path, unmerged: Mapping[str, dict[int
     if found is not None:
         merged = merge_locks(found.base, found.ours, found.theirs, settings.lock_policy, where=rel)
         plan.preferred_lock = merged.text
+        version = merged.lock_version
         plan.reasons.append(f"poetry.lock conflicted ({found.origin})")
         if merged.clashes:
             names = ", ".join(c.name for c in merged.clashes)
@@ -139,6 +140,7 @@ def _plan_lock(plan: Plan, git: Git, root: Path, unmerged: Mapping[str, dict[int
         return
     else:
         lock = parse_lock(text, rel)
+        version = lock.lock_version
         freshness = hashing.lock_freshness(plan.manifest_data, lock)
         drifted = find_drift(manifests, {plan.package.dir: lock}, root=root)
         if not freshness.fresh or drifted or plan.manifest_text is not None:
@@ -148,14 +150,13 @@ def _plan_lock(plan: Plan, git: Git, root: Path, unmerged: Mapping[str, dict[int
             plan.preferred_lock = text
             plan.relock = True
             plan.stage.append(rel)
-    if plan.preferred_lock is not None and poetry_version is not None:
-        version = parse_lock(plan.preferred_lock, rel).lock_version
-        if not lock_is_parseable_by(version, poetry_version):
-            plan.full_resolve = True
-            plan.notes.append(
-                f"lock-version {version} is unreadable for Poetry "
-                f"{'.'.join(map(str, poetry_version))}: resolving from scratch"
-            )
+    if (plan.preferred_lock is not None and poetry_version is not None
+            and not lock_is_parseable_by(version, poetry_version)):
+        plan.full_resolve = True
+        plan.notes.append(
+            f"lock-version {version} is unreadable for Poetry "
+            f"{'.'.join(map(str, poetry_version))}: resolving from scratch"
+        )
 
 
 def plan_workspace(

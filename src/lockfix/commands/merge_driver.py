@@ -261,7 +261,7 @@ def _merge_lock(git: Git, args: DriverArgs, settings: Settings, session: PoetryS
         _debug("private tree written")
         lock_path = tree / pkg / LOCKFILE
         version = session.poetry.version
-        if lock_is_parseable_by(parse_lock(preferred.text, args.path).lock_version, version):
+        if lock_is_parseable_by(preferred.lock_version, version):
             lock_path.write_text(preferred.text, encoding="utf-8")
         session.relock(tree / pkg, timeout=settings.timeout)
         text = lock_path.read_text(encoding="utf-8")
