@@ -138,8 +138,9 @@ class PoetrySession:
     Poetry spends ~0.7 s importing itself before each command; the server pays that once,
     while lockfix is still planning, and forks a child per relock that runs Poetry's own
     entry point with :func:`relock_args`. Where that cannot work (Poetry installed behind a
-    wrapper script, a server that fails to start, ``LOCKFIX_POETRY_SERVER=0``), each relock
-    is a separate ``poetry lock`` process, as before. Results are the same either way.
+    wrapper script, a server that fails to start, ``LOCKFIX_POETRY_SERVER=0``, systems
+    other than Linux unless ``LOCKFIX_POETRY_SERVER=1``), each relock is a separate
+    ``poetry lock`` process, as before. Results are the same either way.
     """
 
     def __init__(self, poetry: Poetry, env: Mapping[str, str] | None = None) -> None:
@@ -151,7 +152,10 @@ class PoetrySession:
         self._ids = 0
         self._gone = False
         self.ready = threading.Event()
-        if poetry.interpreter is None or self.env.get("LOCKFIX_POETRY_SERVER", "1") == "0":
+        # On by default where it is tested (Linux); macOS forbids some frameworks from
+        # being used across fork(), so there it is opt-in (LOCKFIX_POETRY_SERVER=1).
+        default = "1" if sys.platform.startswith("linux") else "0"
+        if poetry.interpreter is None or self.env.get("LOCKFIX_POETRY_SERVER", default) != "1":
             return
         try:
             self._proc = subprocess.Popen(
