@@ -110,6 +110,8 @@ def run_driver(args: DriverArgs, settings_flags: Mapping[str, object] | None = N
             session, work = _start_poetry(git)
         except LockfixError as exc:
             return _fallback(git, args, exc.message.splitlines()[0], detail=exc.message)
+        except Exception as exc:  # as in _drive: a conflict, never a crash
+            return _fallback(git, args, f"internal error: {exc!r}")
         with session:
             return _drive(git, args, settings_flags, session, work)
     return _drive(git, args, settings_flags, None, None)
