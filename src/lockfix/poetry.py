@@ -151,7 +151,6 @@ class PoetrySession:
         self._lock = threading.Lock()
         self._ids = 0
         self._gone = False
-        self.ready = threading.Event()
         # On by default where it is tested (Linux); macOS forbids some frameworks from
         # being used across fork(), so there it is opt-in (LOCKFIX_POETRY_SERVER=1).
         default = "1" if sys.platform.startswith("linux") else "0"
@@ -180,8 +179,6 @@ class PoetrySession:
                 message: dict[str, Any] = json.loads(line)
             except ValueError:
                 continue
-            if "ready" in message:
-                self.ready.set()
             with self._lock:
                 pending = self._pending.get(message.get("id", -1))
             if pending is None:
@@ -198,7 +195,6 @@ class PoetrySession:
             for pending in self._pending.values():
                 pending.started.set()
                 pending.done.set()
-        self.ready.set()
 
     def relock(self, project_dir: Path, *, timeout: float = DEFAULT_TIMEOUT) -> LockRun:
         """Same contract as :meth:`Poetry.relock`; safe to call from several threads."""

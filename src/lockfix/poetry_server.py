@@ -88,21 +88,23 @@ def _warm() -> None:
     """Build, once, the parsers and validators Poetry otherwise builds lazily in every
     command: its PEP 508 and marker grammars (lark) and, on 2.x, its cached JSON-schema
     validators. Pure, deterministic caches; each step may be missing from a version."""
+    # (module, function, arguments, whether the call is only worth it when the function
+    # caches its result: Poetry 1.8's validators are rebuilt on every call anyway)
     steps = (
-        ("poetry.core.version.markers", "parse_marker", ('python_version >= "3.8"',)),
+        ("poetry.core.version.markers", "parse_marker", ('python_version >= "3.8"',), False),
         ("poetry.core.packages.dependency", "Dependency.create_from_pep_508",
-         ('a>=1; python_version >= "3.8"',)),
-        ("poetry.core.json", "_get_validator", ("poetry-schema",)),
-        ("poetry.core.json", "_get_validator", ("project-schema",)),
-        ("poetry.core.json", "_get_validator", ("dependency-groups-schema",)),
-        ("poetry.json", "_get_validator_and_properties", ()),
+         ('a>=1; python_version >= "3.8"',), False),
+        ("poetry.core.json", "_get_validator", ("poetry-schema",), True),
+        ("poetry.core.json", "_get_validator", ("project-schema",), True),
+        ("poetry.core.json", "_get_validator", ("dependency-groups-schema",), True),
+        ("poetry.json", "_get_validator_and_properties", (), True),
     )
-    for module, name, args in steps:
+    for module, name, args, cached_only in steps:
         with contextlib.suppress(Exception):
             target: object = importlib.import_module(module)
             for part in name.split("."):
                 target = getattr(target, part)
-            if getattr(target, "cache_info", None) is not None or "_get_validator" not in name:
+            if not cached_only or hasattr(target, "cache_info"):
                 target(*args)  # type: ignore[operator]
 
 
@@ -206,15 +208,16 @@ def serve() -> int:
     open_input = True
     _send({"ready": version})
 
-    def drain(fd: int) -> bool:
-        try:
-            chunk = os.read(fd, 65536)
-        except BlockingIOError:
-            return True
-        if chunk:
+    def pump(fd: int) -> bool:
+        """Take what a relock's output pipe holds now; False once it is closed."""
+        while True:
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                return True
+            if not chunk:
+                return False
             output[fd] += chunk
-            return True
-        return False
 
     def reap() -> None:
         while running:
@@ -225,19 +228,12 @@ def serve() -> int:
             if pid == 0:
                 return
             req_id, fd = running.pop(pid)
-            while drain(fd):
-                if not select_ready(fd):
-                    break
+            pump(fd)
             with contextlib.suppress(KeyError, ValueError):
                 sel.unregister(fd)
             os.close(fd)
             text = bytes(output.pop(fd)).decode("utf-8", "replace")
             _send({"id": req_id, "rc": _exit_code(status), "output": text})
-
-    def select_ready(fd: int) -> bool:
-        import select
-
-        return bool(select.select([fd], [], [], 0)[0])
 
     while open_input or running:
         for key, _ in sel.select(timeout=1.0):
@@ -269,10 +265,8 @@ def serve() -> int:
             elif key.data == "wake":
                 with contextlib.suppress(BlockingIOError):
                     os.read(wake_r, 4096)
-            else:
-                fd = key.fd
-                if not drain(fd):
-                    sel.unregister(fd)
+            elif not pump(key.fd):
+                sel.unregister(key.fd)
         reap()
     return 0
 

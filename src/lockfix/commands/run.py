@@ -59,8 +59,8 @@ def run(
     except LockfixError as exc:
         poetry_error = exc
     # Poetry starts (and imports itself) while lockfix plans; unused, it is stopped at once
-    with contextlib.ExitStack() as stack:
-        session = stack.enter_context(poetry.session()) if poetry and not dry_run else None
+    starting = poetry.session() if poetry and not dry_run else contextlib.nullcontext()
+    with starting as session:
         return _run(git, settings, only, poetry, session, poetry_error, dry_run=dry_run,
                     stage=stage, quiet=quiet, jobs=jobs, out=out, err=err)
 
