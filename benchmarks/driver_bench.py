@@ -21,40 +21,19 @@ false, so a venv build does not land on one side only. Run:
 from __future__ import annotations
 
 import argparse
-import compileall
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-# measure lockfix as installed, byte-compiled (an editable install under
-# PYTHONDONTWRITEBYTECODE would recompile every module in every driver process)
-compileall.compile_dir(ROOT / "src" / "lockfix", quiet=1)
+from common import ROOT, add_dependency, bench_env, pyproject_text, sh
 
-from lockfix.commands.demo import _pyproject  # noqa: E402  (the demo's project template)
-from lockfix.localindex import DEFAULT_UNIVERSE, PackageIndex  # noqa: E402
-from lockfix.lock import merge_locks  # noqa: E402
-from lockfix.manifest import merge_manifest  # noqa: E402
-from lockfix.poetry import find_poetry, relock_args  # noqa: E402
-
-
-def sh(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(args)} failed in {cwd}:\n{proc.stdout}{proc.stderr}")
-    return proc
-
-
-def add(pkg: Path, dep: str, constraint: str) -> None:
-    text = (pkg / "pyproject.toml").read_text()
-    anchor = 'python = ">=3.9"\n'
-    (pkg / "pyproject.toml").write_text(text.replace(anchor, f'{anchor}{dep} = "{constraint}"\n', 1))
+from lockfix.localindex import DEFAULT_UNIVERSE, PackageIndex
+from lockfix.lock import merge_locks
+from lockfix.manifest import merge_manifest
+from lockfix.poetry import find_poetry, relock_args
 
 
 def bench(poetry_path: str, rounds: int, trace: bool = False) -> dict[str, float]:
@@ -62,33 +41,24 @@ def bench(poetry_path: str, rounds: int, trace: bool = False) -> dict[str, float
     work = Path(tempfile.mkdtemp(prefix="lockfix-bench-"))
     index = PackageIndex()
     index.add_many(DEFAULT_UNIVERSE)
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("POETRY_", "GIT_"))},
-        "POETRY_CONFIG_DIR": str(work / "poetry-config"),
-        "POETRY_CACHE_DIR": str(work / "poetry-cache"),
-        "POETRY_VIRTUALENVS_CREATE": "false",
-        "GIT_CONFIG_GLOBAL": str(work / "gitconfig"),
-        "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@example.invalid",
-        "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@example.invalid",
-        "LOCKFIX_POETRY": str(poetry.executable),
-    }
+    env = bench_env(work, poetry)
     lock = [str(poetry.executable), *relock_args(poetry.version)]
     try:
         origin = work / "origin"
         (origin / "app").mkdir(parents=True)
         (origin / "app" / "__init__.py").write_text("")
         (origin / "pyproject.toml").write_text(
-            _pyproject("app", {"requests": "^2.30", "fastapi": "^0.104"}, False, index.url))
+            pyproject_text("app", {"requests": "^2.30", "fastapi": "^0.104"}, False, index.url))
         sh(["git", "init", "-q", "-b", "main"], origin, env)
         sh(lock, origin, env)
         sh(["git", "add", "-A"], origin, env)
         sh(["git", "commit", "-qm", "base"], origin, env)
         sh(["git", "checkout", "-qb", "feature"], origin, env)
-        add(origin, "click", "^8.1")
+        add_dependency(origin, "click", "^8.1")
         sh(lock, origin, env)
         sh(["git", "commit", "-qam", "click"], origin, env)
         sh(["git", "checkout", "-q", "main"], origin, env)
-        add(origin, "attrs", "^23.1")
+        add_dependency(origin, "attrs", "^23.1")
         sh(lock, origin, env)
         sh(["git", "commit", "-qam", "attrs"], origin, env)
 

@@ -29,50 +29,31 @@ Both use the same warm, isolated Poetry cache and ``POETRY_VIRTUALENVS_CREATE=fa
 from __future__ import annotations
 
 import argparse
-import compileall
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
-# measure lockfix as installed, byte-compiled (an editable install under
-# PYTHONDONTWRITEBYTECODE would recompile every module in every driver process)
-compileall.compile_dir(ROOT / "src" / "lockfix", quiet=1)
+from common import ROOT, add_dependency, bench_env, pyproject_text, sh
 
-from lockfix.commands.demo import _pyproject  # noqa: E402  (the demo's project template)
-from lockfix.localindex import DEFAULT_UNIVERSE, PackageIndex  # noqa: E402
-from lockfix.lock import merge_locks  # noqa: E402
-from lockfix.manifest import merge_manifest  # noqa: E402
-from lockfix.poetry import find_poetry, relock_args  # noqa: E402
+from lockfix.localindex import DEFAULT_UNIVERSE, PackageIndex
+from lockfix.lock import merge_locks
+from lockfix.manifest import merge_manifest
+from lockfix.poetry import find_poetry, relock_args
 
 SERVICES = 16
 FLAVOURS = [{"fastapi": "^0.104"}, {"celery": "^5.3"}, {"rich": "^13.6"},
             {"httpx": "^0.25", "click": "^8.1"}, {"pytest": "^7.4"}, {"pydantic": "^2.5"}]
 
 
-def sh(args: list[str], cwd: Path, env: dict[str, str],
-       check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise SystemExit(f"{' '.join(args)} failed in {cwd}:\n{proc.stdout}{proc.stderr}")
-    return proc
-
 
 def service(i: int) -> str:
     return f"packages/svc-{i:02d}"
 
-
-def add(pkg: Path, dep: str, constraint: str) -> None:
-    text = (pkg / "pyproject.toml").read_text()
-    anchor = 'python = ">=3.9"\n'
-    (pkg / "pyproject.toml").write_text(text.replace(anchor, f'{anchor}{dep} = "{constraint}"\n', 1))
 
 
 class Bench:
@@ -81,17 +62,7 @@ class Bench:
         self.work = Path(tempfile.mkdtemp(prefix="lockfix-runbench-"))
         self.index = PackageIndex()
         self.index.add_many(DEFAULT_UNIVERSE)
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("POETRY_", "GIT_", "LOCKFIX_"))},
-            "POETRY_CONFIG_DIR": str(self.work / "poetry-config"),
-            "POETRY_CACHE_DIR": str(self.work / "poetry-cache"),
-            "POETRY_VIRTUALENVS_CREATE": "false",
-            "GIT_CONFIG_GLOBAL": str(self.work / "gitconfig"),
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@example.invalid",
-            "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@example.invalid",
-            "LOCKFIX_POETRY": str(self.poetry.executable),
-        }
+        self.env = bench_env(self.work, self.poetry)
         if plain:  # every relock a separate `poetry lock` process: parallelism alone
             self.env["LOCKFIX_POETRY_SERVER"] = "0"
         self.lock_cmd = [str(self.poetry.executable), *relock_args(self.poetry.version)]
@@ -110,13 +81,13 @@ class Bench:
         (repo / "packages/core/core").mkdir(parents=True)
         (repo / "packages/core/core/__init__.py").write_text("")
         (repo / "packages/core/pyproject.toml").write_text(
-            _pyproject("core", {"requests": "^2.30"}, False, self.index.url))
+            pyproject_text("core", {"requests": "^2.30"}, False, self.index.url))
         for i in range(1, SERVICES + 1):
             pkg = repo / service(i)
             (pkg / f"svc_{i:02d}").mkdir(parents=True)
             (pkg / f"svc_{i:02d}" / "__init__.py").write_text("")
             (pkg / "pyproject.toml").write_text(
-                _pyproject(f"svc-{i:02d}", FLAVOURS[i % len(FLAVOURS)], True, self.index.url))
+                pyproject_text(f"svc-{i:02d}", FLAVOURS[i % len(FLAVOURS)], True, self.index.url))
         sh(["git", "init", "-q", "-b", "base"], repo, self.env)
         sh(self.lock_cmd, repo / "packages/core", self.env)
         self.relock_all(repo, [service(i) for i in range(1, SERVICES + 1)])
@@ -128,7 +99,7 @@ class Bench:
                 sh(["git", "checkout", "-q", "-b", branch, "base"], repo, self.env)
                 pkgs = [service(i) for i in range(1, k + 1)]
                 for p in pkgs:
-                    add(repo / p, dep, constraint)
+                    add_dependency(repo / p, dep, constraint)
                 self.relock_all(repo, pkgs)
                 sh(["git", "commit", "-qam", f"{branch}: {dep}"], repo, self.env)
         sh(["git", "checkout", "-q", "base"], repo, self.env)

@@ -69,26 +69,38 @@ def _pyproject(name: str, deps: Mapping[str, str], path_dep: bool, index_url: st
     return "\n".join(lines)
 
 
+def add_dependency(project: Path, dep: str, constraint: str) -> None:
+    """Add ``dep = "constraint"`` to a project written by :func:`_pyproject` (no relock)."""
+    path = project / "pyproject.toml"
+    anchor = 'python = ">=3.9"\n'
+    path.write_text(path.read_text().replace(anchor, f'{anchor}{dep} = "{constraint}"\n', 1))
+
+
+def sandbox_env(home: Path, poetry: Poetry) -> dict[str, str]:
+    """This environment with Poetry's and git's state kept under ``home``: nothing the
+    demo (or a benchmark built like it) runs reads or writes the user's own."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("POETRY_", "GIT_"))},
+        "POETRY_CONFIG_DIR": str(home / "poetry-config"),
+        "POETRY_CACHE_DIR": str(home / "poetry-cache"),
+        "POETRY_DATA_DIR": str(home / "poetry-data"),
+        "POETRY_VIRTUALENVS_CREATE": "false",
+        "GIT_CONFIG_GLOBAL": str(home / "gitconfig"),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "Demo",
+        "GIT_AUTHOR_EMAIL": "demo@example.invalid",
+        "GIT_COMMITTER_NAME": "Demo",
+        "GIT_COMMITTER_EMAIL": "demo@example.invalid",
+        "LOCKFIX_POETRY": str(poetry.executable),
+    }
+
+
 class _Demo:
     def __init__(self, root: Path, poetry: Poetry, index: PackageIndex) -> None:
         self.root = root
         self.poetry = poetry
         self.index = index
-        home = root / "home"
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("POETRY_", "GIT_"))},
-            "POETRY_CONFIG_DIR": str(home / "poetry-config"),
-            "POETRY_CACHE_DIR": str(home / "poetry-cache"),
-            "POETRY_DATA_DIR": str(home / "poetry-data"),
-            "POETRY_VIRTUALENVS_CREATE": "false",
-            "GIT_CONFIG_GLOBAL": str(home / "gitconfig"),
-            "GIT_CONFIG_NOSYSTEM": "1",
-            "GIT_AUTHOR_NAME": "Demo",
-            "GIT_AUTHOR_EMAIL": "demo@example.invalid",
-            "GIT_COMMITTER_NAME": "Demo",
-            "GIT_COMMITTER_EMAIL": "demo@example.invalid",
-            "LOCKFIX_POETRY": str(poetry.executable),
-        }
+        self.env = sandbox_env(root / "home", poetry)
 
     def run(self, args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(args, cwd=cwd, env=self.env, capture_output=True, text=True)
@@ -105,10 +117,7 @@ class _Demo:
         _say(f"    poetry lock  {pkg:<28} {time.monotonic() - started:4.1f}s")
 
     def add(self, repo: Path, pkg: str, dep: str, constraint: str) -> None:
-        path = repo / pkg / "pyproject.toml"
-        text = path.read_text()
-        anchor = 'python = ">=3.9"\n'
-        path.write_text(text.replace(anchor, f'{anchor}{dep} = "{constraint}"\n', 1))
+        add_dependency(repo / pkg, dep, constraint)
 
     def build(self) -> Path:
         repo = self.root / "monorepo"

@@ -1,0 +1,38 @@
+"""What the benchmarks share: running a command, and the demo's sandbox and templates.
+
+Projects are the demo's (``lockfix.commands.demo``), so a benchmark measures the same
+kind of package a newcomer sees in ``lockfix demo``.
+"""
+
+from __future__ import annotations
+
+import compileall
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))  # lockfix from this checkout, installed or not
+# measure lockfix as installed, byte-compiled (an editable install under
+# PYTHONDONTWRITEBYTECODE would recompile every module in every lockfix process)
+compileall.compile_dir(ROOT / "src" / "lockfix", quiet=1)
+
+from lockfix.commands.demo import _pyproject as pyproject_text  # noqa: E402
+from lockfix.commands.demo import add_dependency, sandbox_env  # noqa: E402
+from lockfix.poetry import Poetry  # noqa: E402
+
+__all__ = ["ROOT", "add_dependency", "bench_env", "pyproject_text", "sh"]
+
+
+def sh(args: list[str], cwd: Path, env: dict[str, str],
+       check: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed in {cwd}:\n{proc.stdout}{proc.stderr}")
+    return proc
+
+
+def bench_env(work: Path, poetry: Poetry) -> dict[str, str]:
+    """The demo's sandbox, without lockfix settings inherited from the caller's shell."""
+    env = sandbox_env(work, poetry)
+    return {k: v for k, v in env.items() if not k.startswith("LOCKFIX_") or k == "LOCKFIX_POETRY"}
