@@ -13,8 +13,10 @@ import pytest
 from lockfix.localindex import DEFAULT_UNIVERSE, PackageIndex
 from tests.support.poetry import PoetryExe, discover_poetries, isolated_env, version_of
 from tests.support.repos import GitRepo, RepoCache, monorepo, single_project
+from tests.support.uv import UvExe, discover_uvs, uv_env, uv_version_of
 
 _POETRIES = discover_poetries()
+_UVS = discover_uvs()
 
 
 @pytest.fixture(params=_POETRIES, ids=lambda p: "poetry" + ".".join(map(str, version_of(p))))
@@ -24,6 +26,16 @@ def poetry(request: pytest.FixtureRequest, tmp_path: Path) -> PoetryExe:
     home = tmp_path / "home"
     home.mkdir()
     return PoetryExe(path=path, version=version_of(path), env=isolated_env(home))
+
+
+@pytest.fixture(params=_UVS, ids=lambda p: "uv" + ".".join(map(str, uv_version_of(p))))
+def uv(request: pytest.FixtureRequest, tmp_path: Path, index: PackageIndex) -> UvExe:
+    """Each uv end-to-end test runs once per installed uv line, isolated, with the test
+    index as uv's default index (``UV_DEFAULT_INDEX``) and a private ``UV_CACHE_DIR``."""
+    path: Path = request.param
+    home = tmp_path / "uv-home"
+    home.mkdir()
+    return UvExe(path=path, version=uv_version_of(path), env=uv_env(home, index.url))
 
 
 @pytest.fixture(scope="session")

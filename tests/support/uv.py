@@ -1,0 +1,102 @@
+"""Real uv executables for the end-to-end tests, each run in an isolated environment.
+
+`./dev test` installs uv 0.13.8 and an older uv line (0.5.31, whose locks carry no
+``revision``) into `.tools/` and passes them in ``LOCKFIX_TEST_UVS`` (``:``-separated).
+Without it, the executables under ``.tools/uv-*/bin/uv`` are used. Finding none is an
+error, not a skip: the end-to-end promise is that both uv lines are exercised.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from tests.support.poetry import isolated_env
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def discover_uvs() -> list[Path]:
+    env = os.environ.get("LOCKFIX_TEST_UVS")
+    if env:
+        paths = [Path(p) for p in env.split(os.pathsep) if p]
+    else:
+        paths = sorted(ROOT.glob(".tools/uv-*/bin/uv"), key=lambda p: uv_version_of(p), reverse=True)
+    missing = [p for p in paths if not p.is_file()]
+    if not paths or missing:
+        raise RuntimeError(
+            f"no uv executables for the end-to-end tests (missing: {missing}); run ./dev setup"
+        )
+    return paths
+
+
+def uv_version_of(path: Path) -> tuple[int, ...]:
+    """Read the version from the venv directory name (`.tools/uv-X.Y.Z`) or ask uv."""
+    m = re.search(r"uv-(\d+(?:\.\d+)+)", str(path))
+    if m:
+        return tuple(int(x) for x in m.group(1).split("."))
+    out = subprocess.run([str(path), "--version"], capture_output=True, text=True, check=True)
+    found = re.search(r"(\d+(?:\.\d+)+)", out.stdout)
+    assert found, out.stdout
+    return tuple(int(x) for x in found.group(1).split("."))
+
+
+def uv_env(home: Path, index_url: str | None = None) -> dict[str, str]:
+    """The tests' hermetic environment (see ``isolated_env``) plus uv's own: a private
+    cache and, when given, the test index as uv's default index (no PyPI)."""
+    env = {k: v for k, v in isolated_env(home).items() if not k.startswith("UV_")}
+    env["UV_CACHE_DIR"] = str(home / "uv-cache")
+    env["UV_NO_CONFIG"] = "1"  # no uv.toml from the machine or the user
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    if index_url is not None:
+        env["UV_DEFAULT_INDEX"] = index_url
+    return env
+
+
+@dataclass
+class UvExe:
+    """One uv installation plus the isolated environment tests run it in."""
+
+    path: Path
+    version: tuple[int, ...]
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return "uv" + ".".join(map(str, self.version))
+
+    def with_env(self, **overrides: str) -> UvExe:
+        return replace(self, env={**self.env, **overrides})
+
+    def run(
+        self,
+        args: Sequence[str],
+        cwd: Path,
+        *,
+        check: bool = True,
+        extra_env: Mapping[str, str] | None = None,
+        timeout: float = 300,
+    ) -> subprocess.CompletedProcess[str]:
+        env = {**self.env, **(extra_env or {})}
+        proc = subprocess.run(
+            [str(self.path), *args], cwd=cwd, env=env, capture_output=True, text=True,
+            timeout=timeout,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"uv {' '.join(args)} failed ({proc.returncode}) in {cwd}:\n"
+                f"{proc.stdout}\n{proc.stderr}"
+            )
+        return proc
+
+    def lock(self, cwd: Path, *, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """``uv lock``: keeps every locked version that still satisfies the project."""
+        return self.run(["lock"], cwd, check=check)
+
+    def check_lock(self, cwd: Path) -> subprocess.CompletedProcess[str]:
+        """``uv lock --check``: exit 0 when the lock matches the project; never raises."""
+        return self.run(["lock", "--check"], cwd, check=False)
