@@ -10,7 +10,7 @@ What it builds, in a temporary directory, as a real git repository:
   ``source.type = "directory"`` entries. Each lock has ~100 ``[[package]]`` entries with
   file hashes (most with an sdist and one wheel, some with 12 or 30 wheels: ~8 files a
   package on average, ~150 KB a lock) and is written in Poetry 2.5.1's exact layout
-  (:func:`lockfix.lock.render_lock`, which reproduces real Poetry locks byte for byte),
+  (:func:`lockfix.backends.poetry.lock.render_lock`, which reproduces real Poetry locks byte for byte),
   with a content-hash that real ``poetry check --lock`` accepts (verified on the sample).
   ``--style`` picks classic ``[tool.poetry]`` packages, PEP 621 ones, or a mix (default:
   every fourth package PEP 621, which makes drift use poetry-core).
@@ -44,8 +44,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lockfix.hashing import content_hash
-from lockfix.lock import LockFile, render_lock
+from lockfix.backends.poetry.freshness import content_hash
+from lockfix.backends.poetry.lock import LockFile, render_lock
 from lockfix.markers import git_grep_pattern
 from lockfix.toml import load_toml
 
@@ -142,7 +142,7 @@ def _pyproject(i: int, rng: random.Random, universe: list[dict[str, Any]],
 
 
 def _directory_entry(lib: int, data: dict[str, Any]) -> dict[str, Any]:
-    """The lock entry Poetry 2.5.1 writes for a path dependency (see lockfix.drift)."""
+    """The lock entry Poetry 2.5.1 writes for a path dependency (see lockfix.backends.poetry.drift)."""
     project = data.get("project")
     if project:
         deps: dict[str, Any] = {}

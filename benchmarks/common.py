@@ -17,9 +17,9 @@ sys.path.insert(0, str(ROOT / "src"))  # lockfix from this checkout, installed o
 # PYTHONDONTWRITEBYTECODE would recompile every module in every lockfix process)
 compileall.compile_dir(ROOT / "src" / "lockfix", quiet=1)
 
+from lockfix.backends.poetry.tool import Poetry  # noqa: E402
 from lockfix.commands.demo import _pyproject as pyproject_text  # noqa: E402
 from lockfix.commands.demo import add_dependency, sandbox_env  # noqa: E402
-from lockfix.poetry import Poetry  # noqa: E402
 
 __all__ = ["ROOT", "add_dependency", "bench_env", "pyproject_text", "sh"]
 

@@ -40,10 +40,10 @@ from pathlib import Path
 
 from common import ROOT, add_dependency, bench_env, pyproject_text, sh
 
+from lockfix.backends.poetry.lock import merge_locks
+from lockfix.backends.poetry.tool import find_poetry, relock_args
 from lockfix.localindex import DEFAULT_UNIVERSE, PackageIndex
-from lockfix.lock import merge_locks
 from lockfix.manifest import merge_manifest
-from lockfix.poetry import find_poetry, relock_args
 
 SERVICES = 16
 FLAVOURS = [{"fastapi": "^0.104"}, {"celery": "^5.3"}, {"rich": "^13.6"},

@@ -18,11 +18,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lockfix.backends.poetry.freshness import content_hash
+from lockfix.backends.poetry.lock import directory_dependencies
+from lockfix.backends.poetry.lockscan import read_lock
 from lockfix.commands.check import check
 from lockfix.errors import LockfixError, MalformedToml
-from lockfix.hashing import content_hash
-from lockfix.lock import directory_dependencies
-from lockfix.lockscan import read_lock
 from lockfix.markers import find_markers, git_grep_pattern
 from lockfix.toml import load_toml
 from tests.support.poetry import PoetryExe, discover_poetries, isolated_env, version_of

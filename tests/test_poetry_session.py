@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from lockfix.backends.poetry.tool import find_poetry
 from lockfix.errors import PoetryError
-from lockfix.poetry import find_poetry
 from tests.support.repos import GitRepo, set_dependency_text, write_project
 
 
@@ -158,7 +158,7 @@ def test_no_poetry_survives_a_killed_lockfix(tmp_path, poetry, stalled_index):
     app = new_project(tmp_path / "app", poetry, {"requests": "^2.30"}, stalled_index)
     script = textwrap.dedent(f"""
         from pathlib import Path
-        from lockfix.poetry import find_poetry
+        from lockfix.backends.poetry.tool import find_poetry
         p = find_poetry({str(poetry.path)!r})
         with p.session() as session:
             session.relock(Path({str(app)!r}), timeout=600)

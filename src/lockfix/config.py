@@ -8,8 +8,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from lockfix.backends.poetry.tool import DEFAULT_TIMEOUT
 from lockfix.errors import LockfixError
-from lockfix.poetry import DEFAULT_TIMEOUT
 from lockfix.policies import LOCK_POLICIES, MANIFEST_POLICIES, LockPolicy, ManifestPolicy
 from lockfix.toml import load_toml
 

@@ -16,14 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lockfix import hashing, markers, sides
+from lockfix import markers, sides
+from lockfix.backends.poetry import freshness as hashing
+from lockfix.backends.poetry.drift import find_drift
+from lockfix.backends.poetry.lock import lock_is_parseable_by, merge_locks, parse_lock
+from lockfix.backends.poetry.tool import Relocker
 from lockfix.config import Settings
-from lockfix.drift import find_drift
 from lockfix.errors import LockfixError, MalformedToml
 from lockfix.git import Git
-from lockfix.lock import lock_is_parseable_by, merge_locks, parse_lock
 from lockfix.manifest import merge_manifest
-from lockfix.poetry import Relocker
 from lockfix.toml import load_toml
 from lockfix.workspace import Graph, Package, build_graph, discover
 

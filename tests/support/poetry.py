@@ -94,7 +94,7 @@ class PoetryExe:
         return proc
 
     def lock(self, cwd: Path, *, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Relock without upgrading: the one flag choice tests need (mirrors lockfix.poetry)."""
+        """Relock without upgrading: the one flag choice tests need (mirrors lockfix.backends.poetry.tool)."""
         args = ["lock", "--no-update"] if self.major < 2 else ["lock"]
         return self.run(args, cwd, check=check)
 

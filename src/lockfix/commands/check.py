@@ -19,10 +19,10 @@ without network and without lockfix's driver installed:
     a lock-version lockfix does not know (3.0 and later): reported, never guessed at.
 ``stale-lock``
     ``content-hash`` does not match ``pyproject.toml`` under the rules of the Poetry that
-    wrote the lock (:func:`lockfix.hashing.lock_freshness`), as ``poetry check --lock``.
+    wrote the lock (:func:`lockfix.backends.poetry.freshness.lock_freshness`), as ``poetry check --lock``.
 ``path-drift``
     a lock's record of a path dependency no longer matches that package's
-    ``pyproject.toml`` (:mod:`lockfix.drift`), which ``poetry check --lock`` misses.
+    ``pyproject.toml`` (:mod:`lockfix.backends.poetry.drift`), which ``poetry check --lock`` misses.
 ``missing-lock`` (warning)
     a Poetry project that declares dependencies but has no tracked ``poetry.lock``.
 
@@ -91,7 +91,7 @@ from lockfix.markers import Marker, classify, find_markers, git_grep_pattern
 from lockfix.workspace import Package, build_graph, discover
 
 if TYPE_CHECKING:
-    from lockfix.lockscan import LockSummary
+    from lockfix.backends.poetry.lockscan import LockSummary
 
 FORMATS = ("text", "json", "github", "sarif")
 SCHEMA_VERSION = 1
@@ -344,8 +344,8 @@ def _read_package(root: Path, pkg: Package, data: dict[str, Any] | None, *,
 
 
 def _read_lock(root: Path, pkg: Package, out: _PackageRead) -> None:
-    from lockfix.hashing import lock_freshness
-    from lockfix.lockscan import read_lock
+    from lockfix.backends.poetry.freshness import lock_freshness
+    from lockfix.backends.poetry.lockscan import read_lock
 
     fix = f"lockfix run {pkg.label}"
     restore = "restore a valid poetry.lock from git history, then " + fix
@@ -415,8 +415,8 @@ def _read_packages(root: Path, packages: Mapping[str, Package], dirs: Sequence[s
             sizes[d] = 0
     workers = min(os.cpu_count() or 1, 4)
     _JOB = (root, packages, data, manifest)
-    import lockfix.hashing
-    import lockfix.lockscan
+    import lockfix.backends.poetry.freshness
+    import lockfix.backends.poetry.lockscan
     import lockfix.toml  # noqa: F401  (imported once, before any fork)
 
     try:
@@ -482,8 +482,8 @@ def _drift_findings(manifests: Mapping[str, Mapping[str, Any]],
                     root: Path, selected: set[str]) -> list[Finding]:
     """Drift in the selected packages' locks, and in other locks about a selected package
     (its dependents, when a check is limited to the files being committed)."""
-    from lockfix.drift import find_drift
-    from lockfix.lock import canonical_name
+    from lockfix.backends.poetry.drift import find_drift
+    from lockfix.backends.poetry.lock import canonical_name
 
     locks = {d: r.summary.lock for d, r in reads.items() if r.summary is not None}
     out = []

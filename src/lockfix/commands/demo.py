@@ -18,9 +18,9 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from lockfix.backends.poetry.lock import canonical_name, parse_lock
+from lockfix.backends.poetry.tool import Poetry, find_poetry, relock_args
 from lockfix.localindex import DEFAULT_UNIVERSE, PackageIndex
-from lockfix.lock import canonical_name, parse_lock
-from lockfix.poetry import Poetry, find_poetry, relock_args
 
 CORE, GATEWAY, WORKER = "packages/core", "packages/api-gateway", "packages/background-worker"
 PACKAGES: dict[str, tuple[str, dict[str, str]]] = {

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lockfix import GIT_WORK_DIR, LOCKFILE, PYPROJECT
+from lockfix.backends.poetry.tool import PoetrySession, find_poetry
 from lockfix.errors import LockfixError
 from lockfix.git import Git
-from lockfix.poetry import PoetrySession, find_poetry
 from lockfix.policies import LOCK_POLICIES, MANIFEST_POLICIES
 
 if TYPE_CHECKING:
@@ -225,8 +225,8 @@ def _merge_lock(git: Git, args: DriverArgs, settings: Settings, session: PoetryS
                 work: Path) -> tuple[str, str]:
     import shutil
 
-    from lockfix import hashing
-    from lockfix.lock import lock_is_parseable_by, merge_locks, parse_lock
+    from lockfix.backends.poetry import freshness as hashing
+    from lockfix.backends.poetry.lock import lock_is_parseable_by, merge_locks, parse_lock
     from lockfix.toml import load_toml
 
     base_bytes = args.base.read_bytes()

@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
+from lockfix.backends.poetry.tool import Poetry, PoetrySession, find_poetry
 from lockfix.config import Settings, load_settings
 from lockfix.errors import LockfixError
 from lockfix.git import Git
-from lockfix.poetry import Poetry, PoetrySession, find_poetry
 from lockfix.report import Progress
 from lockfix.resolve import Outcome, Plan, execute, plan_workspace, relative_dirs
 

@@ -25,6 +25,7 @@ from typing import Any, Optional
 
 from packaging.version import InvalidVersion, Version
 
+from lockfix.backends.base import LockClash, LockMerge, canonical_name
 from lockfix.errors import LockfixError
 from lockfix.policies import LockPolicy
 from lockfix.toml import load_toml, number_or_bool
@@ -66,24 +67,6 @@ class LockFile:
     metadata: dict[str, Any]
     extras: dict[str, Any] = field(default_factory=dict)
     header: str | None = None
-
-
-@dataclass(frozen=True)
-class LockClash:
-    """Both sides changed which versions of ``name`` are locked, differently."""
-
-    name: str
-    base: tuple[str, ...]
-    ours: tuple[str, ...]
-    theirs: tuple[str, ...]
-    resolution: str  # "dropped" | "ours" | "theirs"
-
-
-@dataclass(frozen=True)
-class LockMerge:
-    text: str  # the preferred lock, ready to hand to Poetry
-    clashes: tuple[LockClash, ...]
-    lock_version: str | None = None  # of ``text``: which Poetry can read it
 
 
 # -- a fast reader for the layout Poetry writes --------------------------------------------
@@ -284,11 +267,6 @@ def _load_lock_toml(text: str, where: str) -> dict[str, Any]:
 
 
 # -- parsing ------------------------------------------------------------------------------
-
-
-def canonical_name(name: str) -> str:
-    """PEP 503 normalized name: how Poetry (and pip) decide two names are one project."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def generator_version(header: str | None) -> str | None:

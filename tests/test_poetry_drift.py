@@ -1,4 +1,4 @@
-"""Path-dependency drift (lockfix.drift): silent on what real Poetry just locked, however
+"""Path-dependency drift (lockfix.backends.poetry.drift): silent on what real Poetry just locked, however
 rich the path dependency's pyproject, and precise about what changed since."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lockfix.drift import (
+from lockfix.backends.poetry.drift import (
     Change,
     _project_package,
     _quick_match,
@@ -20,7 +20,7 @@ from lockfix.drift import (
     find_drift,
     resolve_directory,
 )
-from lockfix.lock import LockFile, directory_dependencies, parse_lock
+from lockfix.backends.poetry.lock import LockFile, directory_dependencies, parse_lock
 from lockfix.toml import load_toml
 from tests.support.repos import GitRepo, set_dependency_text
 

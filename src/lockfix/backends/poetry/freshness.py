@@ -26,7 +26,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from lockfix.lock import LockFile, generator_version
+from lockfix.backends.poetry.lock import LockFile, generator_version
 
 __all__ = ["Freshness", "content_hash", "lock_freshness"]
 

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from packaging.version import InvalidVersion, Version
 
-from lockfix.lock import LockFile, canonical_name, directory_dependencies
+from lockfix.backends.poetry.lock import LockFile, canonical_name, directory_dependencies
 
 if TYPE_CHECKING:
     from poetry.core.packages.dependency import Dependency
@@ -636,7 +636,8 @@ def find_drift(
 
     ``manifests`` maps package directories (repository-relative, "" for the root) to
     parsed ``pyproject.toml`` data, ``locks`` maps package directories to their parsed
-    lock (:func:`lockfix.lock.parse_lock` or :func:`lockfix.lockscan.read_lock`).
+    lock (:func:`~lockfix.backends.poetry.lock.parse_lock` or
+    :func:`~lockfix.backends.poetry.lockscan.read_lock`).
     Entries pointing outside ``manifests`` (outside the repository, unparsable
     pyprojects) are skipped: there is nothing to compare them with. ``root`` is the
     repository root, used only to resolve paths the way Poetry does.

@@ -10,7 +10,7 @@ expressions that run in C over whole tables: a strict *subset* of TOML 1.0 (basi
 with only ``\\"``/``\\\\`` escapes, bare or plain quoted keys, the inline-table shapes Poetry
 writes, arrays one element a line). Key and table uniqueness, which a regex cannot see,
 are checked per table. When everything matches, the document is valid TOML, and only the
-small parts needed are handed to :func:`lockfix.lock.parse_lock`. Anything else (a
+small parts needed are handed to :func:`lockfix.backends.poetry.lock.parse_lock`. Anything else (a
 hand-edited lock, another writer, an error) falls back to the full parse, which is the
 authority on validity and reports the error's line and column. The fast path can only
 say "valid" for text ``tomllib`` accepts; the tests compare the two on mutated locks.
@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from lockfix.lock import LockFile, canonical_name, parse_lock
+from lockfix.backends.poetry.lock import LockFile, canonical_name, parse_lock
 
 __all__ = ["LockSummary", "read_lock"]
 
@@ -257,7 +257,7 @@ def read_lock(text: str, where: str = "poetry.lock", *, fast: bool = True) -> Lo
 
     Raises :class:`~lockfix.errors.MalformedToml` (with line and column) for invalid TOML
     and :class:`~lockfix.errors.LockfixError` for TOML that is not a lock, as
-    :func:`~lockfix.lock.parse_lock` does. ``fast=False`` forces the full parse.
+    :func:`~lockfix.backends.poetry.lock.parse_lock` does. ``fast=False`` forces the full parse.
     """
     if fast:
         try:

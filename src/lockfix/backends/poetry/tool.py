@@ -120,7 +120,7 @@ class Poetry:
         return LockRun(time.monotonic() - started, output)
 
 
-SERVER = Path(__file__).with_name("poetry_server.py")
+SERVER = Path(__file__).with_name("server.py")
 
 
 @dataclass
@@ -133,7 +133,7 @@ class _Pending:
 
 
 class PoetrySession:
-    """Many relocks through one Poetry that is started once (``poetry_server.py``).
+    """Many relocks through one Poetry that is started once (``server.py``).
 
     Poetry spends ~0.7 s importing itself before each command; the server pays that once,
     while lockfix is still planning, and forks a child per relock that runs Poetry's own

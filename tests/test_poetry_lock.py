@@ -19,9 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lockfix.errors import LockfixError, MalformedToml
-from lockfix.localindex import PackageIndex
-from lockfix.lock import (
+from lockfix.backends.poetry.lock import (
     LockClash,
     LockFile,
     LockPolicy,
@@ -35,6 +33,8 @@ from lockfix.lock import (
     parse_lock,
     render_lock,
 )
+from lockfix.errors import LockfixError, MalformedToml
+from lockfix.localindex import PackageIndex
 from lockfix.toml import load_toml
 from tests.support.poetry import PoetryExe
 

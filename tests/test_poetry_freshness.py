@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import tomlkit
 
-from lockfix.hashing import Freshness, content_hash, lock_freshness
+from lockfix.backends.poetry.freshness import Freshness, content_hash, lock_freshness
+from lockfix.backends.poetry.lock import LockFile, parse_lock, render_lock
 from lockfix.localindex import PackageIndex
-from lockfix.lock import LockFile, parse_lock, render_lock
 from lockfix.toml import load_toml
 from tests.support.poetry import PoetryExe
 
