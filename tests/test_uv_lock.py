@@ -421,6 +421,20 @@ def test_top_level_keys_merge_three_way_with_ours_on_a_clash() -> None:
     assert top["options"] == {"prerelease-mode": "allow"}
 
 
+def test_the_python_range_and_its_forks_come_from_one_side() -> None:
+    forks: dict[str, Any] = {"resolution-markers": [NEW_PY, OLD_PY]}
+    base = lock(root("click"), pkg("click", "8.1.6"))
+    py310: dict[str, Any] = {"requires-python": ">=3.10"}
+    ours = lock(root("click"), pkg("click", "8.1.6"), **py310)
+    theirs = lock(root("click"), pkg("click", "8.1.6"), **forks)
+    assert "resolution-markers" not in parse_lock(merge_locks(base, ours, theirs).text).top
+    assert parse_lock(merge_locks(base, base, theirs).text).top == parse_lock(theirs).top
+    assert parse_lock(merge_locks(None, base, theirs).text).top == parse_lock(base).top
+    bare = render_lock(UvLock(1, 5, {}, (root("click"), pkg("click", "8.1.6"))))
+    assert parse_lock(merge_locks(None, bare, theirs).text).top["resolution-markers"] == [
+        NEW_PY, OLD_PY]
+
+
 def test_crlf_locks_merge_with_ours_line_endings() -> None:
     ours = lock(root("click", "idna"), pkg("click", "8.1.7"), pkg("idna", "3.4"))
     merged = merge_locks(BASE, ours.replace("\n", "\r\n"), BASE)
@@ -741,3 +755,39 @@ def test_uv_reads_the_merge_of_locks_from_both_uv_lines(
         assert uv.check_lock(manifest).returncode == 0
         result = flat((manifest / "uv.lock").read_text())
         assert result["click"] == "8.1.7" and result["requests"] == "2.31.0"
+
+
+@pytest.mark.e2e
+def test_uv_re_resolves_a_fork_the_merged_python_range_excludes(
+    uv: UvExe, index: PackageIndex, tmp_path: Path
+) -> None:
+    """Theirs forks numpy by Python version (new top-level ``resolution-markers``, one
+    entry per fork); ours raises ``requires-python`` past the older fork. The preferred
+    lock has ours' range and theirs' two numpy entries, one for Pythons the merged
+    project no longer supports: uv reads it and drops that fork. (With ours' range and
+    theirs' top-level forks, uv 0.13.8 wrote ``resolution-markers = ["python_version <
+    '0'"]`` and then failed its own ``uv lock --check``.)"""
+    index.add("numpy", "1.24.4", requires_python=">=3.8")
+    index.add("numpy", "2.0.0", requires_python=">=3.9")
+    forked = ["requests>=2.30", "numpy<2; python_version<'3.9'", "numpy>=2; python_version>='3.9'"]
+    base = locked(uv, tmp_path / "base", ["requests>=2.30", "numpy<2"], requires_python=">=3.8")
+    (tmp_path / "theirs").mkdir()
+    (tmp_path / "theirs" / "uv.lock").write_text(base)
+    theirs = locked(uv, tmp_path / "theirs", forked, requires_python=">=3.8")
+    (tmp_path / "ours").mkdir()
+    (tmp_path / "ours" / "uv.lock").write_text(base)
+    ours = locked(uv, tmp_path / "ours", ["requests>=2.30", "numpy<2", "click"],
+                  requires_python=">=3.10")
+    assert "resolution-markers" in parse_lock(theirs).top
+    assert versions(theirs)["numpy"] == ["1.24.4", "2.0.0"]
+    publish_newer(index)
+
+    merged = merge_locks(base, ours, theirs)
+    top = parse_lock(merged.text).top
+    assert top == parse_lock(ours).top  # the Python range and its forks, from one side
+    assert versions(merged.text)["numpy"] == ["1.24.4", "2.0.0"]
+    result = relock(uv, tmp_path, [*forked, "click"], merged.text, requires_python=">=3.10")
+    assert versions(result)["numpy"] == ["2.0.0"]
+    assert flat(result)["click"] == "8.1.7"
+    for name in ("requests", "urllib3", "idna", "certifi"):
+        assert flat(result)[name] == flat(base)[name], name

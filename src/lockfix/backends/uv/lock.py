@@ -58,6 +58,8 @@ __all__ = [
 LOCAL_SOURCES = frozenset({"virtual", "editable", "directory"})
 #: The sources of workspace roots and members: without them uv re-resolves.
 _ROOT_SOURCES = frozenset({"virtual", "editable"})
+#: Top-level keys that describe one resolution: taken together, from one side.
+_RESOLUTION_KEYS = ("requires-python", "resolution-markers", "supported-markers", "conflicts")
 #: The package keys holding references to other entries, and where.
 _REF_ARRAYS = ("dependencies",)
 _REF_TABLES = ("optional-dependencies", "dev-dependencies")
@@ -70,8 +72,8 @@ class UvLock:
     ``top`` holds every top-level key but ``version``, ``revision`` and ``package``
     (``requires-python``, ``resolution-markers``, ``supported-markers``, ``conflicts``,
     ``options``, ``manifest``, ...) in file order; ``packages`` the ``[[package]]``
-    tables as read. ``revision`` is None in locks of uv before 0.5.x's successors that
-    introduced it (uv 0.5.31 writes none, 0.13.8 writes 5).
+    tables as read. ``revision`` is None where uv wrote none (uv 0.5.31 does not;
+    0.13.8 writes 5).
     """
 
     version: int
@@ -285,13 +287,27 @@ def _settle_local(base: Group, ours: Group, theirs: Group, two_way: bool) -> Gro
 def _merge_top(
     base: Mapping[str, Any] | None, ours: Mapping[str, Any], theirs: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Top-level keys three-way, ours on a clash: uv recomputes them from the manifests."""
+    """Top-level keys three-way, ours' on a clash: uv recomputes them from the manifests.
+
+    ``requires-python``, ``resolution-markers``, ``supported-markers`` and ``conflicts``
+    describe one resolution and move as one: ours' Python range with theirs' forks makes
+    uv 0.13.8 write a fork that matches no Python (``python_version < '0'``) and then
+    call its own lock stale.
+    """
     missing = object()
+
+    def unit(table: Mapping[str, Any] | None) -> tuple[Any, ...]:
+        return tuple(missing if table is None else table.get(k, missing) for k in _RESOLUTION_KEYS)
+
+    take_theirs_unit = unit(base) == unit(ours) if base is not None else not any(
+        v is not missing for v in unit(ours))
     out: dict[str, Any] = {}
     for key in [*ours, *(k for k in theirs if k not in ours)]:
         o, t = ours.get(key, missing), theirs.get(key, missing)
         b = missing if base is None else base.get(key, missing)
-        if base is None:
+        if key in _RESOLUTION_KEYS:
+            value = t if take_theirs_unit else o
+        elif base is None:
             value = o if o is not missing else t
         elif b == o and b != t:
             value = t
@@ -357,18 +373,16 @@ def _repoint(ref: Mapping[str, Any], candidates: list[dict[str, Any]]) -> dict[s
     return {**pinned, **rest}
 
 
-def _repair(packages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:
+def _repair(packages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Make every reference name an entry that exists, so that uv can read the lock.
 
     A reference to a name left without entries is removed, one to a vanished entry of a
     name that still has some is pointed at a survivor (a duplicate that creates is
-    removed). Returns the entries and whether anything changed: a repaired graph is
-    only fit as preferences, never as a final lock.
+    removed). A repaired graph is only fit as preferences, never as a final lock.
     """
     by_name: dict[str, list[dict[str, Any]]] = {}
     for entry in packages:
         by_name.setdefault(canonical_name(str(entry["name"])), []).append(entry)
-    changed = False
     out: list[dict[str, Any]] = []
     for entry in packages:
         fixed: dict[str, Any] | None = None
@@ -397,7 +411,6 @@ def _repair(packages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]
                         continue
                     seen.add(ident)
                 deduped.append(ref)
-            changed = True
             if fixed is None:
                 fixed = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in entry.items()}
             if sub is None:
@@ -405,7 +418,7 @@ def _repair(packages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]
             else:
                 fixed[key][sub] = deduped
         out.append(entry if fixed is None else fixed)
-    return out, changed
+    return out
 
 
 def _package_set(packages: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
@@ -430,7 +443,8 @@ def merge_locks(
     dependencies) never clash: a one-sided change wins, else ours'.
 
     The header (``version``, ``revision``) is ours'; the other top-level keys merge
-    three-way with ours' on a clash. When the entries kept are exactly one side's, that
+    three-way with ours' on a clash (the Python range and forks as one unit, see
+    :func:`_merge_top`). When the entries kept are exactly one side's, that
     is the result (uv may accept it as is). Otherwise the references are repaired and
     the project and member entries left out, which makes uv re-resolve (keeping every
     version the lock still names) instead of accepting a graph that mixes two
@@ -458,9 +472,7 @@ def merge_locks(
 
     merged_set = _package_set(kept)
     if merged_set not in (_package_set(lock_ours.packages), _package_set(lock_theirs.packages)):
-        kept, _ = _repair(kept)
-        kept = [e for e in kept if not any(k in _ROOT_SOURCES for k in _source(e))]
-        kept, _ = _repair(kept)
+        kept = _repair([e for e in kept if not any(k in _ROOT_SOURCES for k in _source(e))])
 
     merged = UvLock(
         version=lock_ours.version,
