@@ -791,3 +791,76 @@ def test_uv_re_resolves_a_fork_the_merged_python_range_excludes(
     assert flat(result)["click"] == "8.1.7"
     for name in ("requests", "urllib3", "idna", "certifi"):
         assert flat(result)[name] == flat(base)[name], name
+
+
+def toml_list(items: list[str]) -> str:
+    return "[" + ", ".join(f'"{i}"' for i in items) + "]"
+
+
+def write_workspace(path: Path, members: dict[str, list[str]]) -> Path:
+    """A workspace: a root project (virtual: no build system) depending on every member,
+    members under packages/ (built by hatchling, so locked as editable) whose
+    dependencies on each other resolve in the workspace."""
+    path.mkdir(parents=True, exist_ok=True)
+    sources = "".join(f"{m} = {{ workspace = true }}\n" for m in members)
+    (path / "pyproject.toml").write_text(
+        '[project]\nname = "root"\nversion = "0.1.0"\nrequires-python = ">=3.9"\n'
+        f"dependencies = {toml_list(list(members))}\n\n"
+        f'[tool.uv.workspace]\nmembers = ["packages/*"]\n\n[tool.uv.sources]\n{sources}'
+    )
+    for member, deps in members.items():
+        pkg_dir = path / "packages" / member
+        (pkg_dir / "src" / member).mkdir(parents=True, exist_ok=True)
+        (pkg_dir / "src" / member / "__init__.py").write_text("")
+        local = "".join(f"{d} = {{ workspace = true }}\n" for d in deps if d in members)
+        (pkg_dir / "pyproject.toml").write_text(
+            f'[project]\nname = "{member}"\nversion = "1.0.0"\nrequires-python = ">=3.9"\n'
+            f"dependencies = {toml_list(deps)}\n\n"
+            f"[tool.uv.sources]\n{local}\n"
+            '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
+        )
+    return path
+
+
+@pytest.mark.e2e
+def test_uv_merges_a_workspace(uv: UvExe, index: PackageIndex, tmp_path: Path) -> None:
+    """Ours adds a dependency to a member; theirs adds a member and bumps attrs lock-only.
+    Member entries never clash, theirs' [manifest] members win, uv re-resolves the
+    mixed graph keeping every version either side locked."""
+    members = {"core": ["requests>=2.30"], "api": ["core", "attrs"]}
+    base_dir = write_workspace(tmp_path / "base", members)
+    uv.lock(base_dir)
+    base = (base_dir / "uv.lock").read_text()
+    assert {p["name"]: p["source"] for p in parse_lock(base).packages if is_local(p)} == {
+        "api": {"editable": "packages/api"},
+        "core": {"editable": "packages/core"},
+        "root": {"virtual": "."},
+    }
+    index.add("attrs", "24.1.0", requires_python=">=3.8")
+    theirs_members = {**members, "worker": ["six", "core"]}
+    theirs_dir = write_workspace(tmp_path / "theirs", theirs_members)
+    (theirs_dir / "uv.lock").write_text(base)
+    uv.run(["lock", "--upgrade-package", "attrs"], theirs_dir)
+    theirs = (theirs_dir / "uv.lock").read_text()
+    ours_members = {**members, "api": ["core", "attrs", "click"]}
+    ours_dir = write_workspace(tmp_path / "ours", ours_members)
+    (ours_dir / "uv.lock").write_text(base)
+    uv.lock(ours_dir)
+    ours = (ours_dir / "uv.lock").read_text()
+    assert flat(theirs)["attrs"] == "24.1.0" and flat(ours)["click"] == "8.1.7"
+    publish_newer(index)
+    index.add("click", "8.1.8", requires_python=">=3.7")
+
+    merged = merge_locks(base, ours, theirs)
+    assert merged.clashes == ()
+    assert parse_lock(merged.text).top["manifest"]["members"] == ["api", "core", "root", "worker"]
+    work = write_workspace(tmp_path / "merged", {**theirs_members, **ours_members})
+    (work / "uv.lock").write_text(merged.text)
+    proc = uv.lock(work)
+    assert "Failed to parse" not in proc.stderr
+    assert uv.check_lock(work).returncode == 0
+    result = flat((work / "uv.lock").read_text())
+    assert result["attrs"] == "24.1.0" and result["click"] == "8.1.7" and "six" in result
+    assert {"api", "core", "worker", "root"} <= set(result)
+    for name in ("requests", "urllib3", "idna", "certifi"):
+        assert result[name] == flat(base)[name], name
