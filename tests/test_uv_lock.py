@@ -15,6 +15,7 @@ Fixtures under tests/data/uv/ were written by uv 0.13.8 (``revision = 5``) and u
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -718,43 +719,56 @@ def test_uv_keeps_a_forked_resolution(uv: UvExe, index: PackageIndex, tmp_path: 
     assert forks == {"1.24.5": [OLD_PY], "2.0.1": [NEW_PY]}
 
 
+def with_release(text: str, index: PackageIndex, name: str, version: str) -> str:
+    """``text`` with ``name`` locked at ``version``, as the test index serves it."""
+    parsed = parse_lock(text)
+    wheel = {"url": f"{index.root}/files/{index.wheel(name, version)[0]}",
+             "hash": "sha256:" + index.sha256(name, version)}
+    packages = tuple({**p, "version": version, "wheels": [wheel]} if p["name"] == name else p
+                     for p in parsed.packages)
+    return render_lock(dataclasses.replace(parsed, packages=packages))
+
+
 @pytest.mark.e2e
-def test_uv_reads_the_merge_of_locks_from_both_uv_lines(
+def test_uv_reads_merges_of_locks_from_both_uv_lines(
     uv: UvExe, index: PackageIndex, tmp_path: Path
 ) -> None:
-    """The fixtures' resolutions (written by uv 0.13.8 and 0.5.31) merged across
-    revisions; whichever header wins, this uv reads the result and keeps the versions."""
-    port = re.search(r"127\.0\.0\.1:(\d+)", fixture(FIXTURES[0]))
-    assert port is not None
+    """The fixtures (the same resolution written by uv 0.13.8, ``revision = 5``, and by
+    uv 0.5.31, none): one side relocked with the other uv line and moved requests, the
+    other moved click. Whichever header wins, this uv reads the merge and keeps both."""
     index.add("click", "8.2.0")
     index.add("numpy", "1.24.4", requires_python=">=3.8")
     index.add("numpy", "2.0.0", requires_python=">=3.9")
-    new = fixture("project-uv0.13.8.lock").replace(port.group(0), index.root.split("//")[1])
-    old = fixture("project-uv0.5.31.lock").replace(port.group(0), index.root.split("//")[1])
-    bumped_click = new.replace('"8.2.0"', '"8.1.7"').replace("click-8.2.0", "click-8.1.7")
-    # hashes of the renamed click wheel come from the index: take the real ones
-    bumped_click = bumped_click.replace(
-        re.search(r"click-8\.1\.7-py3-none-any\.whl\", hash = \"(sha256:[0-9a-f]+)\"",
-                  bumped_click).group(1),  # type: ignore[union-attr]
-        "sha256:" + index.sha256("click", "8.1.7"))
+    port = re.search(r"127\.0\.0\.1:\d+", fixture(FIXTURES[0]))
+    assert port is not None
+    here = index.root.split("//")[1]
+    new = fixture("project-uv0.13.8.lock").replace(port.group(0), here)
+    old = fixture("project-uv0.5.31.lock").replace(port.group(0), here)
+    old_requests = with_release(old, index, "requests", "2.30.0")
+    new_click = with_release(new, index, "click", "8.1.7")
     publish_newer(index)
-    manifest = tmp_path / "merged"
-    manifest.mkdir()
-    (manifest / "pyproject.toml").write_text(
+    index.add("numpy", "2.0.1", requires_python=">=3.9")
+    manifest = (
         '[project]\nname = "app"\nversion = "0.1.0"\nrequires-python = ">=3.8"\n'
         'dependencies = ["requests>=2.30", "click", "numpy<2; python_version<\'3.9\'",\n'
         '    "numpy>=2; python_version>=\'3.9\'"]\n\n'
         '[dependency-groups]\ndev = ["pytest"]\n\n[project.optional-dependencies]\n'
         'fancy = ["rich"]\n'
     )
-    for ours, theirs in ((old, bumped_click), (bumped_click, old)):
-        merged = merge_locks(old, ours, theirs)
-        (manifest / "uv.lock").write_text(merged.text)
-        proc = uv.lock(manifest)
+    for ours, theirs, header in ((old_requests, new_click, "1"), (new_click, old_requests, "1.5")):
+        merged = merge_locks(new, ours, theirs)
+        assert merged.clashes == () and merged.lock_version == header
+        work = tmp_path / f"merged-{header}"
+        work.mkdir()
+        (work / "pyproject.toml").write_text(manifest)
+        (work / "uv.lock").write_text(merged.text)
+        proc = uv.lock(work)
         assert "Failed to parse" not in proc.stderr
-        assert uv.check_lock(manifest).returncode == 0
-        result = flat((manifest / "uv.lock").read_text())
-        assert result["click"] == "8.1.7" and result["requests"] == "2.31.0"
+        assert uv.check_lock(work).returncode == 0
+        result = (work / "uv.lock").read_text()
+        assert flat(result)["click"] == "8.1.7" and flat(result)["requests"] == "2.30.0"
+        assert versions(result)["numpy"] == ["1.24.4", "2.0.0"]
+        assert flat(result)["urllib3"] == "2.0.7" and flat(result)["idna"] == "3.6"
 
 
 @pytest.mark.e2e

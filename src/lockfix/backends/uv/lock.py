@@ -56,7 +56,8 @@ __all__ = [
 #: Sources uv builds from a directory of the repository on every lock (the project,
 #: workspace members, path dependencies): their entries follow the manifests.
 LOCAL_SOURCES = frozenset({"virtual", "editable", "directory"})
-#: The sources of workspace roots and members: without them uv re-resolves.
+#: The sources of the project and workspace members (and editable path dependencies):
+#: with none of them in the lock, uv re-resolves.
 _ROOT_SOURCES = frozenset({"virtual", "editable"})
 #: Top-level keys that describe one resolution: taken together, from one side.
 _RESOLUTION_KEYS = ("requires-python", "resolution-markers", "supported-markers", "conflicts")
