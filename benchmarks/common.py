@@ -1,6 +1,6 @@
 """What the benchmarks share: running a command, and the demo's sandbox and templates.
 
-Projects are the demo's (``lockfix.commands.demo``), so a benchmark measures the same
+Projects are the Poetry demo's (``lockfix.backends.poetry.demo``), so a benchmark measures the same
 kind of package a newcomer sees in ``lockfix demo``.
 """
 
@@ -17,9 +17,9 @@ sys.path.insert(0, str(ROOT / "src"))  # lockfix from this checkout, installed o
 # PYTHONDONTWRITEBYTECODE would recompile every module in every lockfix process)
 compileall.compile_dir(ROOT / "src" / "lockfix", quiet=1)
 
+from lockfix.backends.poetry.demo import add_dependency, pyproject_text  # noqa: E402
+from lockfix.backends.poetry.demo import sandbox_env as _sandbox_env  # noqa: E402
 from lockfix.backends.poetry.tool import Poetry  # noqa: E402
-from lockfix.commands.demo import _pyproject as pyproject_text  # noqa: E402
-from lockfix.commands.demo import add_dependency, sandbox_env  # noqa: E402
 
 __all__ = ["ROOT", "add_dependency", "bench_env", "pyproject_text", "sh"]
 
@@ -34,5 +34,5 @@ def sh(args: list[str], cwd: Path, env: dict[str, str],
 
 def bench_env(work: Path, poetry: Poetry) -> dict[str, str]:
     """The demo's sandbox, without lockfix settings inherited from the caller's shell."""
-    env = sandbox_env(work, poetry)
+    env = _sandbox_env(work, poetry.executable)
     return {k: v for k, v in env.items() if not k.startswith("LOCKFIX_") or k == "LOCKFIX_POETRY"}

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from lockfix.workspace import build_graph, discover, path_dependencies
+from lockfix.workspace import build_graph, discover
+from lockfix.workspace import links as path_dependencies
 
 
 def poetry_deps(**deps):

@@ -59,19 +59,23 @@ def main() -> None:
               help="Seconds one Poetry relock may take (default 600).")
 @click.option("--poetry", "poetry", metavar="PATH", default=None,
               help="Poetry executable (default: $LOCKFIX_POETRY, then PATH).")
+@click.option("--uv", "uv", metavar="PATH", default=None,
+              help="uv executable (default: $LOCKFIX_UV, then PATH).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only problems.")
 def run_command(paths: tuple[str, ...], dry_run: bool, no_stage: bool, jobs: int | None,
                 manifest_policy: str | None, lock_policy: str | None, timeout: float | None,
-                poetry: str | None, quiet: bool) -> None:
-    """Fix conflicted or stale Poetry files in this repository (or under PATHS).
+                poetry: str | None, uv: str | None, quiet: bool) -> None:
+    """Fix conflicted or stale lock files (poetry.lock, uv.lock) in this repository (or
+    under PATHS).
 
-    After a merge, rebase or cherry-pick stopped on pyproject.toml / poetry.lock
-    conflicts, lockfix takes the three sides from git, merges pyproject.toml at the
-    TOML level, merges the locks package by package into a preferred lock, and lets
-    Poetry relock without upgrading anything else. It also repairs locks committed with
-    conflict markers and locks that no longer match their pyproject.toml. In a monorepo,
-    packages are relocked after the packages they depend on by path, independent ones
-    in parallel, all through one started Poetry.
+    After a merge, rebase or cherry-pick stopped on pyproject.toml / poetry.lock /
+    uv.lock conflicts, lockfix takes the three sides from git, merges pyproject.toml at
+    the TOML level, merges the locks package by package into a preferred lock, and lets
+    Poetry (`poetry lock`) or uv (`uv lock`) relock without upgrading anything else. It
+    also repairs locks committed with conflict markers and locks that no longer match
+    their pyproject.toml. In a monorepo, packages are relocked after the packages they
+    depend on by path (a uv workspace once, at its root), independent ones in parallel,
+    all through one started Poetry.
 
     \b
     Exit status: 0 all fixed (or nothing to do), 1 something could not be fixed
@@ -80,7 +84,7 @@ def run_command(paths: tuple[str, ...], dry_run: bool, no_stage: bool, jobs: int
     from lockfix.commands.run import run
 
     flags = {"manifest_policy": manifest_policy, "lock_policy": lock_policy,
-             "timeout": timeout, "poetry": poetry}
+             "timeout": timeout, "poetry": poetry, "uv": uv}
     sys.exit(run(paths, cwd=Path.cwd(), flags=flags, jobs=jobs, dry_run=dry_run,
                  stage=not no_stage, quiet=quiet))
 
@@ -181,9 +185,15 @@ def merge_driver_command(base: Path, ours: Path, theirs: Path, marker_size: int,
 
 @main.command("demo")
 @click.option("--keep", is_flag=True, help="Keep the demo directory instead of deleting it.")
+@click.option("--manager", type=click.Choice(["poetry", "uv"]), default="poetry",
+              show_default=True,
+              help="Tell the story with Poetry (a monorepo of locked packages linked by "
+                   "path) or uv (a workspace with one lock).")
 @click.option("--poetry", "poetry", metavar="PATH", default=None,
               help="Poetry executable (default: $LOCKFIX_POETRY, then PATH).")
-def demo_command(keep: bool, poetry: str | None) -> None:
+@click.option("--uv", "uv", metavar="PATH", default=None,
+              help="uv executable (default: $LOCKFIX_UV, then PATH).")
+def demo_command(keep: bool, manager: str, poetry: str | None, uv: str | None) -> None:
     """Show plain git's lock conflicts, then the same merge finishing with lockfix.
 
     Everything happens in a temp directory against a package index served on 127.0.0.1:
@@ -191,4 +201,4 @@ def demo_command(keep: bool, poetry: str | None) -> None:
     """
     from lockfix.commands.demo import demo
 
-    sys.exit(demo(keep=keep, poetry_path=poetry))
+    sys.exit(demo(keep=keep, manager=manager, executable=poetry if manager == "poetry" else uv))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from lockfix.backends.poetry.tool import DEFAULT_TIMEOUT
+from lockfix.backends import DEFAULT_TIMEOUT
 from lockfix.errors import LockfixError
 from lockfix.policies import LOCK_POLICIES, MANIFEST_POLICIES, LockPolicy, ManifestPolicy
 from lockfix.toml import load_toml
@@ -20,6 +20,11 @@ class Settings:
     lock_policy: LockPolicy = "drop"
     timeout: float = DEFAULT_TIMEOUT
     poetry: str | None = None  # executable; None = $LOCKFIX_POETRY or PATH
+    uv: str | None = None  # executable; None = $LOCKFIX_UV or PATH
+
+    def executable(self, backend: str) -> str | None:
+        """The executable chosen on the command line for a backend (``--poetry``, ``--uv``)."""
+        return {"poetry": self.poetry, "uv": self.uv}.get(backend)
 
     def override(self, **flags: Any) -> Settings:
         """Apply command-line flags; a flag left unset (None) keeps the configured value."""

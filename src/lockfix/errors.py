@@ -36,5 +36,9 @@ class MergeClash(LockfixError):
     """Both sides changed the same value differently and the policy says 'fail'."""
 
 
-class PoetryError(LockfixError):
+class ToolError(LockfixError):
+    """A package manager (Poetry, uv) is missing, too old, timed out, or refused to lock."""
+
+
+class PoetryError(ToolError):
     """Poetry is missing, too old, timed out, or refused to lock."""

@@ -1,9 +1,10 @@
 """The engine behind ``lockfix run``: find what is wrong in each package, then fix it.
 
 Planning is pure reading (git stages, working files, parsing, hashing). Fixing a package
-writes its merged ``pyproject.toml`` and preferred ``poetry.lock`` into the package
-directory, lets Poetry relock there, and on any failure puts both files back
-byte-for-byte, so a failed package is left exactly as git left it.
+writes its merged ``pyproject.toml`` and preferred lock into the package directory, lets
+the package's backend (Poetry, uv) relock there, and on any failure puts both files back
+byte-for-byte, so a failed package is left exactly as git left it. Nothing here knows
+which package manager owns a lock: that is :mod:`lockfix.backends`' business.
 """
 
 from __future__ import annotations
@@ -17,10 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lockfix import markers, sides
-from lockfix.backends.poetry import freshness as hashing
-from lockfix.backends.poetry.drift import find_drift
-from lockfix.backends.poetry.lock import lock_is_parseable_by, merge_locks, parse_lock
-from lockfix.backends.poetry.tool import Relocker
+from lockfix.backends import BY_NAME, Relocker, Tool
 from lockfix.config import Settings
 from lockfix.errors import LockfixError, MalformedToml
 from lockfix.git import Git
@@ -117,9 +115,12 @@ def _plan_manifest(plan: Plan, git: Git, root: Path, unmerged: Mapping[str, dict
 
 
 def _plan_lock(plan: Plan, git: Git, root: Path, unmerged: Mapping[str, dict[int, str]],
-               settings: Settings, poetry_version: tuple[int, ...] | None,
+               settings: Settings, tools: Mapping[str, Tool | None],
                manifests: Mapping[str, Mapping[str, Any]]) -> None:
-    rel = plan.package.lockfile
+    pkg = plan.package
+    backend = BY_NAME[pkg.backend]
+    rel = pkg.lockfile
+    name = backend.lockfile
     assert plan.manifest_data is not None
     found: sides.Sides | None = None
     if rel in unmerged:
@@ -128,10 +129,11 @@ def _plan_lock(plan: Plan, git: Git, root: Path, unmerged: Mapping[str, dict[int
     if found is None and text is not None:
         found = sides.from_markers(text)
     if found is not None:
-        merged = merge_locks(found.base, found.ours, found.theirs, settings.lock_policy, where=rel)
+        merged = backend.merge_locks(found.base, found.ours, found.theirs, settings.lock_policy,
+                                     where=rel, manifest=plan.manifest_data)
         plan.preferred_lock = merged.text
         version = merged.lock_version
-        plan.reasons.append(f"poetry.lock conflicted ({found.origin})")
+        plan.reasons.append(f"{name} conflicted ({found.origin})")
         if merged.clashes:
             names = ", ".join(c.name for c in merged.clashes)
             plan.notes.append(f"lock clash on {names}: {merged.clashes[0].resolution}")
@@ -140,23 +142,18 @@ def _plan_lock(plan: Plan, git: Git, root: Path, unmerged: Mapping[str, dict[int
     elif text is None:
         return
     else:
-        lock = parse_lock(text, rel)
-        version = lock.lock_version
-        freshness = hashing.lock_freshness(plan.manifest_data, lock)
-        drifted = find_drift(manifests, {plan.package.dir: lock}, root=root)
-        if not freshness.fresh or drifted or plan.manifest_text is not None:
-            if not freshness.fresh and plan.manifest_text is None:
-                plan.reasons.append("poetry.lock stale (content-hash)")
-            plan.reasons.extend(f"poetry.lock stale: {d.describe()}" for d in drifted)
+        version = backend.lock_version(text, rel)
+        judged = backend.freshness(text, pkg.dir, manifests, root=root)
+        if not judged.fresh or plan.manifest_text is not None:
+            plan.reasons.extend(f"{name} stale: {r}" for r in judged.reasons)
             plan.preferred_lock = text
             plan.relock = True
             plan.stage.append(rel)
-    if (plan.preferred_lock is not None and poetry_version is not None
-            and not lock_is_parseable_by(version, poetry_version)):
+    tool = tools.get(pkg.backend)
+    if plan.preferred_lock is not None and tool is not None and not tool.reads(version):
         plan.full_resolve = True
         plan.notes.append(
-            f"lock-version {version} is unreadable for Poetry "
-            f"{'.'.join(map(str, poetry_version))}: resolving from scratch"
+            f"{name} version {version} is unreadable for {tool.label}: resolving from scratch"
         )
 
 
@@ -165,7 +162,7 @@ def plan_workspace(
     settings: Settings,
     *,
     only: Iterable[str] = (),
-    poetry_version: tuple[int, ...] | None = None,
+    tools: Mapping[str, Tool | None] | None = None,
 ) -> Workspace:
     """Inspect every package; ``only`` (repository-relative dirs) limits what is fixed."""
     root = git.toplevel()
@@ -190,7 +187,7 @@ def plan_workspace(
         if plan.error is not None or not (plan.package.has_lock or plan.package.lockfile in unmerged):
             continue
         try:
-            _plan_lock(plan, git, root, unmerged, settings, poetry_version, manifests)
+            _plan_lock(plan, git, root, unmerged, settings, tools or {}, manifests)
         except LockfixError as exc:
             plan.error = exc
         if plan.reasons and plan.package.has_lock and not plan.relock and plan.error is None:
@@ -238,7 +235,7 @@ def _restore(root: Path, saved: Mapping[str, bytes | None]) -> None:
             path.write_bytes(data)
 
 
-def apply_plan(ws: Workspace, plan: Plan, poetry: Relocker | None, settings: Settings) -> float:
+def apply_plan(ws: Workspace, plan: Plan, relocker: Relocker | None, settings: Settings) -> float:
     """Write and relock one package; on failure restore its files and re-raise."""
     if plan.error is not None:
         raise plan.error
@@ -250,38 +247,42 @@ def apply_plan(ws: Workspace, plan: Plan, poetry: Relocker | None, settings: Set
         if plan.manifest_text is not None:
             (root / pkg.pyproject).write_text(plan.manifest_text, encoding="utf-8")
         if plan.relock:
-            if poetry is None:
-                raise LockfixError("internal: relock planned without Poetry")
+            if relocker is None:
+                raise LockfixError(f"internal: relock planned without {pkg.backend}")
             lock_path = root / pkg.lockfile
             if plan.full_resolve:
                 lock_path.unlink(missing_ok=True)
             elif plan.preferred_lock is not None:
                 lock_path.write_text(plan.preferred_lock, encoding="utf-8")
-            poetry.relock(root / (pkg.dir or "."), timeout=settings.timeout)
-            _verify(root, pkg.pyproject, pkg.lockfile)
+            relocker.relock(root / (pkg.dir or "."), timeout=settings.timeout)
+            _verify(ws, pkg)
     except BaseException:
         _restore(root, saved)
         raise
     return time.monotonic() - started
 
 
-def _verify(root: Path, pyproject_rel: str, lock_rel: str) -> None:
-    """Never report success for a lock that is not fresh for its manifest."""
-    lock_text = (root / lock_rel).read_text(encoding="utf-8")
+def _verify(ws: Workspace, pkg: Package) -> None:
+    """Never report success for a lock that is not fresh for its manifests."""
+    backend = BY_NAME[pkg.backend]
+    lock_text = (ws.root / pkg.lockfile).read_text(encoding="utf-8")
     if markers.has_conflicts(lock_text):
-        raise LockfixError(f"{lock_rel}: Poetry left conflict markers in the lock")
-    manifest = load_toml((root / pyproject_rel).read_text(encoding="utf-8"), pyproject_rel)
-    freshness = hashing.lock_freshness(manifest, parse_lock(lock_text, lock_rel))
-    if not freshness.fresh:
+        raise LockfixError(f"{pkg.lockfile}: {backend.label} left conflict markers in the lock")
+    manifests = {d: p.manifest_data for d, p in ws.plans.items() if p.manifest_data is not None}
+    manifests[pkg.dir] = load_toml(
+        (ws.root / pkg.pyproject).read_text(encoding="utf-8"), pkg.pyproject
+    )
+    judged = backend.freshness(lock_text, pkg.dir, manifests, root=ws.root)
+    if not judged.fresh:
         raise LockfixError(
-            f"{lock_rel}: Poetry wrote a lock whose content-hash does not match "
-            f"pyproject.toml ({freshness.rule})"
+            f"{pkg.lockfile}: {backend.label} wrote a lock that does not match the manifests "
+            f"({'; '.join(judged.reasons)})"
         )
 
 
 def execute(
     ws: Workspace,
-    poetry: Relocker | None,
+    relockers: Mapping[str, Relocker],
     settings: Settings,
     *,
     jobs: int,
@@ -300,7 +301,7 @@ def execute(
             return Outcome(plan, "skipped", message=f"path dependency failed: {', '.join(blocked)}")
         on_start(plan)
         try:
-            seconds = apply_plan(ws, plan, poetry, settings)
+            seconds = apply_plan(ws, plan, relockers.get(plan.package.backend), settings)
         except LockfixError as exc:
             return Outcome(plan, "failed", message=str(exc))
         return Outcome(plan, "resolved", seconds)

@@ -1,23 +1,31 @@
-"""Workspace discovery: which Poetry projects a repository holds and how they link.
+"""Workspace discovery: which projects a repository holds, which tool locks each, and
+how they link.
 
-Poetry has no workspaces, so a monorepo is just directories with a ``pyproject.toml``
-(and usually a ``poetry.lock``) that point at each other with path dependencies. A
-package's lock records the dependencies of every package it reaches by path, so locks
-must be regenerated after the packages they depend on: the graph gives that order.
+A package is a directory with a tracked ``pyproject.toml``; the lock beside it says which
+backend owns it (``poetry.lock``, ``uv.lock``). Packages link to each other through path
+dependencies (Poetry and uv) and workspace membership (uv): a lock records the manifests
+of every package it reaches, so locks must be regenerated after the packages they depend
+on. The graph gives that order. What counts as a link is each backend's business
+(``backends/*/links.py``); this module only joins them.
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from lockfix import LOCKFILE, PYPROJECT
+from lockfix import PYPROJECT
 
 _FILE_URL = re.compile(r"@\s*(file:\S+)")
+
+
+def in_dir(directory: str, name: str) -> str:
+    """``name`` inside a repository-relative directory ("" is the root)."""
+    return posixpath.join(directory, name) if directory else name
 
 
 @dataclass(frozen=True)
@@ -26,14 +34,19 @@ class Package:
 
     dir: str
     has_lock: bool
+    #: the backend whose lock is tracked here (Poetry's, for a project with no lock: the
+    #: lock a relock would write there is then only hypothetical)
+    backend: str = "poetry"
 
     @property
     def pyproject(self) -> str:
-        return posixpath.join(self.dir, PYPROJECT) if self.dir else PYPROJECT
+        return in_dir(self.dir, PYPROJECT)
 
     @property
     def lockfile(self) -> str:
-        return posixpath.join(self.dir, LOCKFILE) if self.dir else LOCKFILE
+        from lockfix.backends import BY_NAME
+
+        return in_dir(self.dir, BY_NAME[self.backend].lockfile)
 
     @property
     def label(self) -> str:
@@ -41,30 +54,29 @@ class Package:
 
 
 def discover(tracked: Iterable[str]) -> dict[str, Package]:
-    """Packages among tracked paths: every directory holding a pyproject.toml."""
+    """Packages among tracked paths: every directory holding a pyproject.toml, owned by the
+    backend whose lock is tracked beside it (the first in ``BACKENDS`` if several are)."""
+    from lockfix.backends import BACKENDS
+
     files = set(tracked)
     found: dict[str, Package] = {}
     for path in sorted(files):
         if posixpath.basename(path) == PYPROJECT:
             d = posixpath.dirname(path)
-            found[d] = Package(d, posixpath.join(d, LOCKFILE) in files if d else LOCKFILE in files)
+            owner = next((b for b in BACKENDS if in_dir(d, b.lockfile) in files), None)
+            found[d] = Package(d, owner is not None, owner.name if owner else "poetry")
     return found
 
 
-def _poetry_dependency_tables(data: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
-    poetry = data.get("tool", {}).get("poetry", {})
-    if not isinstance(poetry, Mapping):
-        return
-    for key in ("dependencies", "dev-dependencies"):
-        table = poetry.get(key)
-        if isinstance(table, Mapping):
-            yield table
-    groups = poetry.get("group", {})
-    if isinstance(groups, Mapping):
-        for group in groups.values():
-            table = group.get("dependencies") if isinstance(group, Mapping) else None
-            if isinstance(table, Mapping):
-                yield table
+def pep508_paths(data: Mapping[str, Any]) -> list[str]:
+    """Paths of PEP 508 ``name @ file:...`` requirements in ``[project]`` and
+    ``[dependency-groups]``, with Poetry's project-root placeholders removed."""
+    out = []
+    for requirement in _pep508_strings(data):
+        m = _FILE_URL.search(requirement)
+        if m:
+            out.append(_file_url_path(m.group(1).rstrip(";,")))
+    return out
 
 
 def _pep508_strings(data: Mapping[str, Any]) -> Iterable[str]:
@@ -78,7 +90,6 @@ def _pep508_strings(data: Mapping[str, Any]) -> Iterable[str]:
 
 
 def _file_url_path(url: str) -> str:
-    """The path in a PEP 508 ``file:`` URL, with Poetry's project-root placeholders removed."""
     path = unquote(url[len("file:") :])
     for placeholder in ("${PROJECT_ROOT}", "{root:uri}", "{root}"):
         if placeholder in path:
@@ -88,25 +99,9 @@ def _file_url_path(url: str) -> str:
     return path
 
 
-def path_dependencies(data: Mapping[str, Any], package_dir: str) -> list[str]:
-    """Directories (relative to the repository root, normalized) this project depends on.
-
-    Covers Poetry tables ``{ path = "../core", develop = true }`` in main, legacy dev and
-    group dependencies, and PEP 508 ``name @ file:...`` strings in ``[project]`` and
-    ``[dependency-groups]``. Paths to archives (``.whl``, ``.tar.gz``) are not projects.
-    Absolute paths and paths leaving the repository are skipped: they are not ours.
-    """
-    raw: list[str] = []
-    for table in _poetry_dependency_tables(data):
-        for spec in table.values():
-            specs = spec if isinstance(spec, list) else [spec]
-            raw.extend(
-                s["path"] for s in specs if isinstance(s, Mapping) and isinstance(s.get("path"), str)
-            )
-    for requirement in _pep508_strings(data):
-        m = _FILE_URL.search(requirement)
-        if m:
-            raw.append(_file_url_path(m.group(1).rstrip(";,")))
+def normalize_links(raw: Iterable[str], package_dir: str) -> list[str]:
+    """Relative paths written in ``package_dir``'s manifest as repository-relative
+    directories; archives, absolute paths and paths leaving the repository dropped."""
     result: list[str] = []
     for path in raw:
         if path.startswith("/") or path.endswith((".whl", ".zip", ".tar.gz", ".tgz")):
@@ -119,6 +114,17 @@ def path_dependencies(data: Mapping[str, Any], package_dir: str) -> list[str]:
         if joined != package_dir and joined not in result:
             result.append(joined)
     return result
+
+
+def links(data: Mapping[str, Any], package_dir: str, known: Collection[str] = ()) -> list[str]:
+    """Every package directory this manifest links to, by any backend's rules (a link is a
+    directory whatever tool wrote it; a project without a lock may be used by either)."""
+    from lockfix.backends import BACKENDS
+
+    out: list[str] = []
+    for backend in BACKENDS:
+        out += [d for d in backend.links(data, package_dir, known) if d not in out]
+    return out
 
 
 @dataclass
@@ -179,10 +185,8 @@ class Graph:
 
 def build_graph(manifests: Mapping[str, Mapping[str, Any]]) -> Graph:
     """The path-dependency graph between known packages, with cycles found (Tarjan-free DFS)."""
-    deps = {
-        d: [p for p in path_dependencies(data, d) if p in manifests]
-        for d, data in manifests.items()
-    }
+    known = set(manifests)
+    deps = {d: [p for p in links(data, d, known) if p in known] for d, data in manifests.items()}
     graph = Graph(deps)
     state: dict[str, int] = {}  # 1 = on stack, 2 = done
     stack: list[str] = []

@@ -1,8 +1,9 @@
-"""``lockfix check``: the CI and pre-commit gate for Poetry lock state.
+"""``lockfix check``: the CI and pre-commit gate for lock state (Poetry and uv).
 
 Server-side merges never run merge drivers and people resolve conflicts by hand, so
-this reads the checkout (working tree of tracked files) and reports, without Poetry,
-without network and without lockfix's driver installed:
+this reads the checkout (working tree of tracked files) and reports, without Poetry or
+uv, without network and without lockfix's driver installed. What is judged per package
+manager comes from its backend (``backends/*/check.py``):
 
 ``conflict-marker``
     a conflict-marker line (:mod:`lockfix.markers` grammar) in a tracked text file; the
@@ -11,20 +12,26 @@ without network and without lockfix's driver installed:
     ``>>>>>>>`` markers: on its own it is an RST/Markdown heading underline far more
     often than a forgotten separator, and a gate that flags every heading gets disabled.
 ``invalid-toml``
-    a ``pyproject.toml`` or ``poetry.lock`` that does not parse (line and column from
-    the parser), or is not UTF-8.
+    a ``pyproject.toml``, ``poetry.lock`` or ``uv.lock`` that does not parse (line and
+    column from the parser), or is not UTF-8.
 ``invalid-lock``
-    valid TOML that is not a Poetry lock (a ``[[package]]`` without a name...).
+    valid TOML that is not a lock of its kind (a ``[[package]]`` without a name...).
 ``unsupported-lock-version``
-    a lock-version lockfix does not know (3.0 and later): reported, never guessed at.
+    a lock format lockfix does not know (Poetry lock-version 3.0 and later, uv.lock
+    ``version`` 2 and later): reported, never guessed at.
 ``stale-lock``
-    ``content-hash`` does not match ``pyproject.toml`` under the rules of the Poetry that
-    wrote the lock (:func:`lockfix.backends.poetry.freshness.lock_freshness`), as ``poetry check --lock``.
+    Poetry: ``content-hash`` does not match ``pyproject.toml`` under the rules of the
+    Poetry that wrote the lock (:func:`lockfix.backends.poetry.freshness.lock_freshness`),
+    as ``poetry check --lock``. uv: what the lock recorded of the project, its workspace
+    members and path dependencies differs from their manifests
+    (:mod:`lockfix.backends.uv.freshness`), as ``uv lock --check`` would say.
 ``path-drift``
-    a lock's record of a path dependency no longer matches that package's
-    ``pyproject.toml`` (:mod:`lockfix.backends.poetry.drift`), which ``poetry check --lock`` misses.
+    a Poetry lock's record of a path dependency no longer matches that package's
+    ``pyproject.toml`` (:mod:`lockfix.backends.poetry.drift`), which ``poetry check
+    --lock`` misses.
 ``missing-lock`` (warning)
-    a Poetry project that declares dependencies but has no tracked ``poetry.lock``.
+    a Poetry or uv project that declares dependencies but has no tracked lock (uv
+    workspace members are covered by their root's lock).
 
 Exit status: 0 no errors (warnings allowed unless ``--strict``), 1 problems found,
 2 usage or internal error. With paths (pre-commit passes the staged files), the packages
@@ -56,6 +63,7 @@ version; existing ones keep their meaning::
           "line": int | null,             # 1-based
           "column": int | null,           # 1-based
           "package": "<package dir, '.' for the root>" | null,
+          "manager": "poetry" | "uv" | null,   # whose file it is
           "message": "<one line>",
           "fix": "<command or instruction>" | null,
           "details": {...}                # per kind, below
@@ -69,7 +77,8 @@ version; existing ones keep their meaning::
 ``{"expected": str, "found": str | null, "rule": str}``; path-drift ``{"dependency":
 "<dir>", "name": str, "changes": [{"kind": "added" | "removed" | "changed" | "version" |
 "python" | "extras" | "name", "name": str, "locked": str | null, "current": str |
-null}]}``; missing-lock ``{}``. Findings are ordered by file, then line.
+null}]}``; missing-lock ``{}``. A uv stale-lock has ``{"reasons": [str, ...]}`` instead
+of the Poetry hashes. Findings are ordered by file, then line.
 """
 
 from __future__ import annotations
@@ -82,49 +91,18 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
-from lockfix import LOCKFILE, PYPROJECT, __version__
+from lockfix import PYPROJECT, __version__
+from lockfix.backends import BACKENDS, BY_NAME, LOCKFILES
 from lockfix.errors import LockfixError, MalformedToml
+from lockfix.findings import Finding
 from lockfix.git import Git
 from lockfix.markers import Marker, classify, find_markers, git_grep_pattern
 from lockfix.workspace import Package, build_graph, discover
 
-if TYPE_CHECKING:
-    from lockfix.backends.poetry.lockscan import LockSummary
-
 FORMATS = ("text", "json", "github", "sarif")
 SCHEMA_VERSION = 1
-# lock-versions lockfix reads: what Poetry 1.x and 2.x write and read (">=1,<3").
-_LOCK_MAJORS = (1, 2)
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One problem, located in one file."""
-
-    kind: str
-    severity: str  # "error" | "warning"
-    file: str
-    line: int | None
-    column: int | None
-    package: str | None
-    message: str
-    fix: str | None
-    details: Mapping[str, Any] = field(default_factory=dict)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "severity": self.severity,
-            "file": self.file,
-            "line": self.line,
-            "column": self.column,
-            "package": self.package,
-            "message": self.message,
-            "fix": self.fix,
-            "details": dict(self.details),
-        }
 
 
 @dataclass
@@ -132,6 +110,14 @@ class Report:
     root: Path
     findings: list[Finding]
     packages: int
+    #: packages checked per package manager label ("Poetry", "uv"), for the summary line
+    by_manager: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def counted(self) -> str:
+        """``3 Poetry package(s)`` / ``2 Poetry and 1 uv package(s)``."""
+        parts = [f"{n} {label}" for label, n in self.by_manager.items() if n]
+        return (" and ".join(parts) or str(self.packages)) + " package(s)"
 
     @property
     def errors(self) -> int:
@@ -244,46 +230,12 @@ def _decode_error(rel: str, root: Path, package: str, exc: UnicodeDecodeError,
                    f"not UTF-8 text: {exc.reason}", fix, {"detail": str(exc)})
 
 
-def _declares_dependencies(data: Mapping[str, Any]) -> bool:
-    """A Poetry project with dependencies beyond ``python``: one that needs a lock."""
-    tool = data.get("tool")
-    tool_poetry = tool.get("poetry") if isinstance(tool, Mapping) else None
-    build = data.get("build-system")
-    backend = build.get("build-backend") if isinstance(build, Mapping) else None
-    is_poetry = isinstance(tool_poetry, Mapping) or (
-        isinstance(backend, str) and backend.startswith("poetry")
-    )
-    if not is_poetry:
-        return False
-    tool_poetry = tool_poetry if isinstance(tool_poetry, Mapping) else {}
-    tables: list[Any] = [tool_poetry.get("dependencies"), tool_poetry.get("dev-dependencies")]
-    groups = tool_poetry.get("group")
-    if isinstance(groups, Mapping):
-        tables += [g.get("dependencies") for g in groups.values() if isinstance(g, Mapping)]
-    for table in tables:
-        if isinstance(table, Mapping) and any(k.lower() != "python" for k in table):
-            return True
-    project = data.get("project")
-    if isinstance(project, Mapping) and (
-        project.get("dependencies") or project.get("optional-dependencies")
-    ):
-        return True
-    return bool(data.get("dependency-groups"))
-
-
 def _line_of_key(text: str, *needles: str) -> int | None:
     for needle in needles:
         at = text.find(needle)
         if at >= 0:
             return text.count("\n", 0, at) + 1
     return None
-
-
-def _lock_version_supported(version: str | None) -> bool:
-    if version is None:
-        return True  # pre-1.1 locks had none
-    major = version.split(".", 1)[0]
-    return major.isdigit() and int(major) in _LOCK_MAJORS
 
 
 # -- reading one package (runs in worker processes too) ----------------------------------------
@@ -295,9 +247,9 @@ class _PackageRead:
 
     dir: str
     data: dict[str, Any] | None = None  # pyproject.toml, when it parsed
-    needs_lock: bool = False  # a Poetry project declaring dependencies
+    needs_lock: str | None = None  # the backend of a lockless project declaring dependencies
     dependencies_line: int | None = None
-    summary: LockSummary | None = None  # poetry.lock, when it parsed
+    lock: Any = None  # what the backend's check read of the lock, for judging with the rest
     findings: list[Finding] = field(default_factory=list)
     markers: dict[str, list[tuple[int, Marker, str]]] = field(default_factory=dict)
 
@@ -335,7 +287,8 @@ def _read_package(root: Path, pkg: Package, data: dict[str, Any] | None, *,
                         f"not valid TOML: {exc.detail}", "fix pyproject.toml by hand",
                         {"detail": exc.detail}))
             if out.data is not None and not pkg.has_lock:
-                out.needs_lock = _declares_dependencies(out.data)
+                out.needs_lock = next(
+                    (b.name for b in BACKENDS if b.checks().needs_lock(out.data)), None)
                 out.dependencies_line = _line_of_key(
                     text, "[tool.poetry.dependencies]", "dependencies =", "[tool.poetry")
     if lock and pkg.has_lock:
@@ -344,11 +297,8 @@ def _read_package(root: Path, pkg: Package, data: dict[str, Any] | None, *,
 
 
 def _read_lock(root: Path, pkg: Package, out: _PackageRead) -> None:
-    from lockfix.backends.poetry.freshness import lock_freshness
-    from lockfix.backends.poetry.lockscan import read_lock
-
-    fix = f"lockfix run {pkg.label}"
-    restore = "restore a valid poetry.lock from git history, then " + fix
+    backend = BY_NAME[pkg.backend]
+    restore = f"restore a valid {backend.lockfile} from git history, then lockfix run {pkg.label}"
     try:
         text = _read(root, pkg.lockfile)
     except UnicodeDecodeError as exc:
@@ -357,35 +307,16 @@ def _read_lock(root: Path, pkg: Package, out: _PackageRead) -> None:
     if text is None:
         return
     try:
-        summary = read_lock(text, pkg.lockfile)
+        out.lock, found = backend.checks().read(pkg, text, out.data, restore)
     except MalformedToml as exc:
         out.markers[pkg.lockfile] = _conflicts(text)  # never valid TOML: look only now
         if out.markers[pkg.lockfile]:
             return
         out.findings.append(Finding(
             "invalid-toml", "error", pkg.lockfile, exc.line, exc.col, pkg.label,
-            f"not valid TOML: {exc.detail}", restore, {"detail": exc.detail}))
+            f"not valid TOML: {exc.detail}", restore, {"detail": exc.detail}, backend.name))
         return
-    except LockfixError as exc:
-        out.findings.append(Finding("invalid-lock", "error", pkg.lockfile, None, None, pkg.label,
-                                    exc.message, restore, {"detail": exc.message}))
-        return
-    version = summary.lock.lock_version
-    if not _lock_version_supported(version):
-        out.findings.append(Finding(
-            "unsupported-lock-version", "error", pkg.lockfile, summary.lock_version_line, None,
-            pkg.label,
-            f"lock-version {version} is newer than lockfix understands (1.x and 2.x): "
-            "upgrade lockfix", "pip install --upgrade lockfix", {"lock_version": version}))
-        return
-    out.summary = summary
-    if out.data is not None:
-        fresh = lock_freshness(out.data, summary.lock)
-        if not fresh.fresh:
-            out.findings.append(Finding(
-                "stale-lock", "error", pkg.lockfile, summary.content_hash_line, None, pkg.label,
-                f"content-hash does not match pyproject.toml ({fresh.rule})", fix,
-                {"expected": fresh.expected, "found": fresh.found, "rule": fresh.rule}))
+    out.findings.extend(found)
 
 
 # What forked workers read: set before the fork, so that nothing big is pickled to them.
@@ -415,9 +346,10 @@ def _read_packages(root: Path, packages: Mapping[str, Package], dirs: Sequence[s
             sizes[d] = 0
     workers = min(os.cpu_count() or 1, 4)
     _JOB = (root, packages, data, manifest)
-    import lockfix.backends.poetry.freshness
-    import lockfix.backends.poetry.lockscan
     import lockfix.toml  # noqa: F401  (imported once, before any fork)
+
+    for backend in BACKENDS:
+        backend.checks()
 
     try:
         if workers < 2 or sum(sizes.values()) < _PARALLEL_BYTES or not sys.platform.startswith(
@@ -454,7 +386,7 @@ def _pathspecs(tracked: Sequence[str], packages: Mapping[str, Package], selected
     }
     if lockfiles_only:
         lock_like = {
-            t for t in tracked if posixpath.basename(t) in (PYPROJECT, LOCKFILE)
+            t for t in tracked if posixpath.basename(t) in (PYPROJECT, *LOCKFILES)
             and (not wanted or any(_under(t, w) for w in wanted))
         }
         return sorted(lock_like | own)
@@ -473,32 +405,21 @@ def _marker_findings(hits: MarkerHits, packages: Mapping[str, Package]) -> list[
             out.append(Finding(
                 "conflict-marker", "error", path, number, 1, owner.label if owner else None,
                 f"conflict marker {_MARKER_TEXT[kind]}", fix,
-                {"marker": _MARKER_TEXT[kind], "text": line}))
+                {"marker": _MARKER_TEXT[kind], "text": line},
+                owner.backend if owner and path == owner.lockfile else None))
     return out
 
 
-def _drift_findings(manifests: Mapping[str, Mapping[str, Any]],
-                    reads: Mapping[str, _PackageRead], packages: Mapping[str, Package],
-                    root: Path, selected: set[str]) -> list[Finding]:
-    """Drift in the selected packages' locks, and in other locks about a selected package
-    (its dependents, when a check is limited to the files being committed)."""
-    from lockfix.backends.poetry.drift import find_drift
-    from lockfix.backends.poetry.lock import canonical_name
-
-    locks = {d: r.summary.lock for d, r in reads.items() if r.summary is not None}
+def _link_findings(manifests: Mapping[str, Mapping[str, Any]],
+                   reads: Mapping[str, _PackageRead], packages: Mapping[str, Package],
+                   root: Path, selected: set[str]) -> list[Finding]:
+    """Each backend's findings that need every manifest (drift, workspace staleness)."""
     out = []
-    for drift in find_drift(manifests, locks, root=root):
-        if drift.package not in selected and drift.dependency not in selected:
-            continue
-        pkg = packages[drift.package]
-        summary = reads[drift.package].summary
-        number = summary.directory_lines.get(canonical_name(drift.name)) if summary else None
-        out.append(Finding(
-            "path-drift", "error", pkg.lockfile, number, None, pkg.label, drift.describe(),
-            f"lockfix run {pkg.label}",
-            {"dependency": drift.dependency or ".", "name": drift.name,
-             "changes": [{"kind": c.kind, "name": c.name, "locked": c.locked,
-                          "current": c.current} for c in drift.changes]}))
+    for backend in BACKENDS:
+        locks = {d: r.lock for d, r in reads.items()
+                 if r.lock is not None and packages[d].backend == backend.name}
+        if locks:
+            out += backend.checks().link_findings(manifests, locks, packages, root, selected)
     return out
 
 
@@ -560,6 +481,9 @@ def _run_checks(git: Git, root: Path, paths: Sequence[str], wanted: Sequence[str
                                                   manifest=True)}
         manifests = {d: r.data for d, r in reads.items() if r.data is not None}
     hits = finish_marker_scan(grep)
+    # projects whose lock is another package's (uv workspace members) need none of their own
+    covered = {m for d, p in packages.items() if p.has_lock and d in manifests
+               for m in BY_NAME[p.backend].members(manifests[d], d, set(manifests))}
 
     findings: list[Finding] = []
     for d in sorted(selected):
@@ -568,16 +492,22 @@ def _run_checks(git: Git, root: Path, paths: Sequence[str], wanted: Sequence[str
             if found and path not in hits:  # a file git treats as binary, or not scanned
                 hits[path] = found
         findings.extend(r.findings)
-        if r.needs_lock:
-            pkg = packages[d]
+        if r.needs_lock and d not in covered:
+            pkg, backend = packages[d], BY_NAME[r.needs_lock]
+            lockfile = posixpath.join(d, backend.lockfile) if d else backend.lockfile
+            command = backend.checks().lock_command(pkg.label)
             findings.append(Finding(
                 "missing-lock", "warning", pkg.pyproject, r.dependencies_line, None, pkg.label,
-                "declares dependencies but has no poetry.lock",
-                f"poetry -C {pkg.label} lock, then git add {pkg.lockfile}", {}))
+                f"declares dependencies but has no {backend.lockfile}",
+                f"{command}, then git add {lockfile}", {}, backend.name))
     findings += _marker_findings(hits, packages)
-    findings += _drift_findings(manifests, reads, packages, root, selected)
+    findings += _link_findings(manifests, reads, packages, root, selected)
     findings.sort(key=lambda f: (f.file, f.line or 0, f.kind))
-    return Report(root, findings, len(selected))
+    by_manager: dict[str, int] = {}
+    for d in sorted(selected):
+        label = BY_NAME[packages[d].backend].label
+        by_manager[label] = by_manager.get(label, 0) + 1
+    return Report(root, findings, len(selected), by_manager)
 
 
 # -- output -------------------------------------------------------------------------------------
@@ -585,7 +515,7 @@ def _run_checks(git: Git, root: Path, paths: Sequence[str], wanted: Sequence[str
 
 def render_text(report: Report, out: TextIO) -> None:
     if not report.findings:
-        print(f"lockfix check: no problems ({report.packages} Poetry package(s)).", file=out)
+        print(f"lockfix check: no problems ({report.counted}).", file=out)
         return
     groups: dict[str, list[Finding]] = {}
     for f in report.findings:

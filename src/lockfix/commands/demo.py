@@ -1,106 +1,39 @@
 """``lockfix demo``: the whole story on a throw-away monorepo, offline, in under a minute.
 
-Builds ``packages/core``, ``packages/api-gateway`` and ``packages/background-worker``
-(the last two depend on core by path, ``develop = true``) against a package index served
-on 127.0.0.1, makes two branches that both change dependencies, and merges them twice:
-once with plain git (conflicts), once with lockfix's driver installed (clean, fresh
-locks). Everything lives in one temp directory, Poetry's cache and config included.
+Each backend brings its own layout (``backends/*/demo.py``): for Poetry, three packages
+with a lock each, two of them depending on core by path; for uv, a workspace of the same
+three members with one lock at its root. The demo locks them against a package index
+served on 127.0.0.1, makes two branches that both change dependencies, and merges them
+twice: once with plain git (conflicts), once with lockfix's driver installed (clean,
+fresh locks). Everything lives in one temp directory, the tool's cache and config included.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
 from pathlib import Path
 
-from lockfix.backends.poetry.lock import canonical_name, parse_lock
-from lockfix.backends.poetry.tool import Poetry, find_poetry, relock_args
+from lockfix.backends import BY_NAME, Backend, DemoKit, Tool
 from lockfix.localindex import DEFAULT_UNIVERSE, PackageIndex
-
-CORE, GATEWAY, WORKER = "packages/core", "packages/api-gateway", "packages/background-worker"
-PACKAGES: dict[str, tuple[str, dict[str, str]]] = {
-    CORE: ("core", {"requests": "^2.30"}),
-    GATEWAY: ("api-gateway", {"fastapi": "^0.104"}),
-    WORKER: ("background-worker", {"celery": "^5.3"}),
-}
-DEPENDS_ON_CORE = (GATEWAY, WORKER)
-#: what each branch adds: (package dir, dependency, constraint)
-OURS = [(CORE, "attrs", "^23.1"), (WORKER, "redis", "^5.0")]
-THEIRS = [(CORE, "six", "^1.16"), (GATEWAY, "structlog", "^23.2")]
+from lockfix.workspace import in_dir
 
 
 def _say(text: str = "") -> None:
     print(text, flush=True)
 
 
-def _pyproject(name: str, deps: Mapping[str, str], path_dep: bool, index_url: str) -> str:
-    module = name.replace("-", "_")
-    lines = [
-        "[tool.poetry]",
-        f'name = "{name}"',
-        'version = "0.1.0"',
-        f'description = "The {name} service"',
-        'authors = ["Demo <demo@example.invalid>"]',
-        f'packages = [{{ include = "{module}" }}]',
-        "",
-        "[tool.poetry.dependencies]",
-        'python = ">=3.9"',
-        *(f'{dep} = "{c}"' for dep, c in deps.items()),
-    ]
-    if path_dep:
-        lines.append('core = { path = "../core", develop = true }')
-    lines += [
-        "",
-        "[[tool.poetry.source]]",
-        'name = "demo"',
-        f'url = "{index_url}"',
-        'priority = "primary"',
-        "",
-        "[build-system]",
-        'requires = ["poetry-core>=1.0.0"]',
-        'build-backend = "poetry.core.masonry.api"',
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def add_dependency(project: Path, dep: str, constraint: str) -> None:
-    """Add ``dep = "constraint"`` to a project written by :func:`_pyproject` (no relock)."""
-    path = project / "pyproject.toml"
-    anchor = 'python = ">=3.9"\n'
-    path.write_text(path.read_text().replace(anchor, f'{anchor}{dep} = "{constraint}"\n', 1))
-
-
-def sandbox_env(home: Path, poetry: Poetry) -> dict[str, str]:
-    """This environment with Poetry's and git's state kept under ``home``: nothing the
-    demo (or a benchmark built like it) runs reads or writes the user's own."""
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("POETRY_", "GIT_"))},
-        "POETRY_CONFIG_DIR": str(home / "poetry-config"),
-        "POETRY_CACHE_DIR": str(home / "poetry-cache"),
-        "POETRY_DATA_DIR": str(home / "poetry-data"),
-        "POETRY_VIRTUALENVS_CREATE": "false",
-        "GIT_CONFIG_GLOBAL": str(home / "gitconfig"),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "Demo",
-        "GIT_AUTHOR_EMAIL": "demo@example.invalid",
-        "GIT_COMMITTER_NAME": "Demo",
-        "GIT_COMMITTER_EMAIL": "demo@example.invalid",
-        "LOCKFIX_POETRY": str(poetry.executable),
-    }
-
-
 class _Demo:
-    def __init__(self, root: Path, poetry: Poetry, index: PackageIndex) -> None:
+    def __init__(self, root: Path, backend: Backend, tool: Tool, index: PackageIndex) -> None:
         self.root = root
-        self.poetry = poetry
+        self.backend = backend
+        self.tool = tool
+        self.kit: DemoKit = backend.demo()
         self.index = index
-        self.env = sandbox_env(root / "home", poetry)
+        self.env = self.kit.env(root / "home", tool.executable)
 
     def run(self, args: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(args, cwd=cwd, env=self.env, capture_output=True, text=True)
@@ -113,39 +46,29 @@ class _Demo:
 
     def lock(self, repo: Path, pkg: str) -> None:
         started = time.monotonic()
-        self.run([str(self.poetry.executable), *relock_args(self.poetry.version)], repo / pkg)
-        _say(f"    poetry lock  {pkg:<28} {time.monotonic() - started:4.1f}s")
-
-    def add(self, repo: Path, pkg: str, dep: str, constraint: str) -> None:
-        add_dependency(repo / pkg, dep, constraint)
+        argv = self.tool.argv()
+        self.run(argv, repo / pkg)
+        command = " ".join([Path(argv[0]).name, argv[1]])
+        _say(f"    {command}  {pkg or '.':<28} {time.monotonic() - started:4.1f}s")
 
     def build(self) -> Path:
         repo = self.root / "monorepo"
         repo.mkdir()
         self.git(repo, "init", "-q")
-        for pkg, (name, deps) in PACKAGES.items():
-            (repo / pkg / name.replace("-", "_")).mkdir(parents=True)
-            (repo / pkg / name.replace("-", "_") / "__init__.py").write_text("")
-            (repo / pkg / "pyproject.toml").write_text(
-                _pyproject(name, deps, pkg in DEPENDS_ON_CORE, self.index.url)
-            )
-        _say("  locking the three packages (core first: the others depend on it by path)")
-        for pkg in PACKAGES:
+        self.kit.write_base(repo, self.index.url)
+        _say(f"  locking {self.kit.layout}")
+        for pkg in self.kit.lock_dirs(None):
             self.lock(repo, pkg)
         self.git(repo, "add", "-A")
         self.git(repo, "commit", "-qm", "three packages, locked")
-        for branch, changes in (("feature", THEIRS), ("main", OURS)):
+        for branch, changes in (("feature", self.kit.theirs), ("main", self.kit.ours)):
             self.git(repo, "checkout", "-q", *(["-b"] if branch == "feature" else []), branch)
-            _say(f"  branch {branch}: " + ", ".join(f"{pkg.split('/')[1]} adds {dep}"
+            _say(f"  branch {branch}: " + ", ".join(f"{pkg.split('/')[-1]} adds {dep}"
                                                   for pkg, dep, _ in changes))
             for pkg, dep, constraint in changes:
-                self.add(repo, pkg, dep, constraint)
-            touched = {pkg for pkg, _, _ in changes}
-            if CORE in touched:
-                touched.update(DEPENDS_ON_CORE)
-            for pkg in PACKAGES:  # dependency order
-                if pkg in touched:
-                    self.lock(repo, pkg)
+                self.kit.add(repo, pkg, dep, constraint)
+            for pkg in self.kit.lock_dirs({pkg for pkg, _, _ in changes}):
+                self.lock(repo, pkg)
             self.git(repo, "commit", "-qam", f"{branch}: new dependencies")
         return repo
 
@@ -155,23 +78,23 @@ class _Demo:
         self.git(dest, "branch", "-q", "feature", "origin/feature")
         return dest
 
+    def versions(self, repo: Path, pkg: str) -> dict[str, str]:
+        return self.backend.locked_versions((repo / in_dir(pkg, self.backend.lockfile)).read_text())
 
-def _versions(lock_text: str) -> dict[str, str]:
-    return {canonical_name(p["name"]): p["version"] for p in parse_lock(lock_text).packages}
 
-
-def demo(*, keep: bool, poetry_path: str | None) -> int:
-    poetry = find_poetry(poetry_path)
+def demo(*, keep: bool, manager: str = "poetry", executable: str | None = None) -> int:
+    backend = BY_NAME[manager]
+    tool = backend.find_tool(executable)
     root = Path(tempfile.mkdtemp(prefix="lockfix-demo-"))
     index = PackageIndex()
     index.add_many(DEFAULT_UNIVERSE)
     started = time.monotonic()
     try:
-        _say(f"lockfix demo: Poetry {poetry.version_text}, package index on {index.url}")
+        _say(f"lockfix demo: {tool.label}, package index on {index.url}")
         _say(f"  working in {root}\n")
-        d = _Demo(root, poetry, index)
+        d = _Demo(root, backend, tool, index)
         repo = d.build()
-        base_versions = {pkg: _versions((repo / pkg / "poetry.lock").read_text()) for pkg in PACKAGES}
+        base_versions = {pkg: d.versions(repo, pkg) for pkg in d.kit.report_dirs()}
         index.add("requests", "2.32.0", ["urllib3>=1.21,<3", "idna>=2.5,<4", "certifi>=2017.4.17"])
         _say("  meanwhile, requests 2.32.0 is published: a correct merge must not pick it up\n")
 
@@ -182,7 +105,7 @@ def demo(*, keep: bool, poetry_path: str | None) -> int:
         for path in conflicted:
             regions = (plain / path).read_text().count("\n<<<<<<< ")
             _say(f"    CONFLICT {path:<40} {regions} conflict region(s)")
-        sample = next((p for p in conflicted if p.endswith("poetry.lock")), None)
+        sample = next((p for p in conflicted if p.endswith(backend.lockfile)), None)
         if sample:
             text = (plain / sample).read_text()
             at = text.index("<<<<<<< ")
@@ -214,13 +137,12 @@ def demo(*, keep: bool, poetry_path: str | None) -> int:
             _say(f"    {line}")
         _say(f"    exit status {check.returncode}")
 
-        _say("\nwhat the merge brought into main, per package (from the regenerated locks):")
-        for pkg in PACKAGES:
-            after = _versions((fixed / pkg / "poetry.lock").read_text())
-            before = base_versions[pkg]
+        _say("\nwhat the merge brought into main, per lock (from the regenerated locks):")
+        for pkg, before in base_versions.items():
+            after = d.versions(fixed, pkg)
             added = sorted(set(after) - set(before))
             kept = sorted(n for n in before if after.get(n) == before[n])
-            _say(f"  {pkg}")
+            _say(f"  {in_dir(pkg, backend.lockfile)}")
             _say(f"    new   : {', '.join(f'{n} {after[n]}' for n in added) or '-'}")
             _say(f"    kept  : {len(kept)} of {len(before)} locked versions unchanged, "
                  f"requests still {after.get('requests', '-')}")

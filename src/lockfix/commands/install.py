@@ -17,11 +17,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from lockfix import GIT_WORK_DIR
+from lockfix import GIT_WORK_DIR, PYPROJECT
+from lockfix.backends import LOCKFILES
 from lockfix.git import Git
 
 DRIVER = "lockfix"
-ATTRIBUTE_LINES = (f"poetry.lock merge={DRIVER}", f"pyproject.toml merge={DRIVER}")
+#: every file the driver takes: each backend's lock, then the manifest they share
+ROUTED = (*LOCKFILES, PYPROJECT)
+ATTRIBUTE_LINES = tuple(f"{name} merge={DRIVER}" for name in ROUTED)
 MARK = "# added by `lockfix install`; `lockfix uninstall` removes the lines below it"
 MARK_CREATED = MARK + " (and this file)"
 
@@ -72,7 +75,7 @@ def _config(git: Git, scope: Scope) -> dict[str, str]:
 
 def wanted_config(git: Git) -> dict[str, str]:
     return {
-        f"merge.{DRIVER}.name": "lockfix: merge pyproject.toml as TOML, regenerate poetry.lock",
+        f"merge.{DRIVER}.name": "lockfix: merge pyproject.toml as TOML, regenerate poetry.lock / uv.lock",
         f"merge.{DRIVER}.driver": driver_command(git),
         # inner merges of several merge bases: keep one side whole, so the virtual base
         # is a valid lock/manifest rather than a file full of markers
@@ -183,7 +186,7 @@ def check(git: Git) -> int:
     driver = git.run("config", "--get", f"merge.{DRIVER}.driver", check=False).strip()
     if not driver:
         problems.append(f"git config has no merge.{DRIVER}.driver (run `lockfix install`)")
-    attrs = git.run("check-attr", "merge", "--", *["poetry.lock", "pyproject.toml"], check=False)
+    attrs = git.run("check-attr", "merge", "--", *ROUTED, check=False)
     for line in attrs.splitlines():
         if not line.endswith(f": merge: {DRIVER}"):
             path = line.split(":", 1)[0]

@@ -1,29 +1,31 @@
 """``lockfix merge-driver %O %A %B %L %P [%S %X %Y]``: what git runs for each file that
-``.gitattributes`` routes to the ``lockfix`` driver and both sides changed.
+``.gitattributes`` routes to the ``lockfix`` driver and both sides changed
+(``pyproject.toml``, and every backend's lock: ``poetry.lock``, ``uv.lock``).
 
 git holds ``index.lock`` and the working tree still holds *ours* while a driver runs
 (shared/README.md §1), so everything here is read-only towards the repository: sides
-come from the three temp files and from commits, Poetry runs in a private tree under
+come from the three temp files and from commits, the package manager runs in a private
+tree under
 ``.git/lockfix/``, and the only write is the result into ``%A``. Whatever goes wrong, the
 user gets exactly what plain git would have written, plus one line saying why.
 """
 
 from __future__ import annotations
 
-# Only what it takes to start Poetry is imported up front: for poetry.lock, Poetry starts
-# first and imports itself on the other core while the rest of lockfix loads and works
-# (see _start_poetry); the other imports sit in the functions that need them.
+# Only what it takes to start the package manager is imported up front: for poetry.lock,
+# Poetry starts first and imports itself on the other core while the rest of lockfix
+# loads and works (see _start_tool); the other imports sit in the functions that need them.
 import os
 import posixpath
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lockfix import GIT_WORK_DIR, LOCKFILE, PYPROJECT
-from lockfix.backends.poetry.tool import PoetrySession, find_poetry
+from lockfix import GIT_WORK_DIR, PYPROJECT
+from lockfix.backends import BY_LOCKFILE, LOCKFILES, Backend, Session, Tool
 from lockfix.errors import LockfixError
 from lockfix.git import Git
 from lockfix.policies import LOCK_POLICIES, MANIFEST_POLICIES
@@ -83,42 +85,46 @@ def main_from_git(argv: list[str]) -> int:
     return run_driver(args, flags)
 
 
-def _start_poetry(git: Git) -> tuple[PoetrySession, Path]:
-    """Start Poetry for this lock's relock now, before anything else is loaded or done."""
+@dataclass(frozen=True)
+class _Relock:
+    """The package manager of the lock being merged, started for its relock."""
+
+    backend: Backend
+    tool: Tool
+    session: Session
+    work: Path
+
+
+def _start_tool(git: Git, backend: Backend) -> _Relock:
+    """Start the lock's package manager now, before anything else is loaded or done."""
     work = git.git_dir() / GIT_WORK_DIR
-    poetry = find_poetry(None, cache_dir=work)
-    env = {
-        **os.environ,
-        # a stable private place, so the venv Poetry wants is made once and reused,
-        # inside the repository rather than in the user's cache
-        "POETRY_VIRTUALENVS_PATH": str(work / "venvs"),
-        "POETRY_VIRTUALENVS_IN_PROJECT": "false",
-    }
+    tool = backend.find_tool(None, cache_dir=work)
+    env = backend.private_env(os.environ, work)
     for var in [k for k in env if k.startswith("GIT_") or k.startswith("GITHEAD_")]:
-        del env[var]  # Poetry's own git calls must not see the merge's environment
-    _debug(f"Poetry {poetry.version_text} starting")
-    return poetry.session(env), work
+        del env[var]  # the tool's own git calls must not see the merge's environment
+    _debug(f"{tool.label} starting")
+    return _Relock(backend, tool, tool.session(env), work)
 
 
 def run_driver(args: DriverArgs, settings_flags: Mapping[str, object] | None = None) -> int:
     git = Git(Path.cwd())
     if os.environ.get("LOCKFIX_DISABLE"):  # one command without lockfix: plain git's merge
         return _plain_merge(git, args)[0]
-    name = posixpath.basename(args.path)
-    if name == LOCKFILE:
+    backend = BY_LOCKFILE.get(posixpath.basename(args.path))
+    if backend is not None:
         try:
-            session, work = _start_poetry(git)
+            relock = _start_tool(git, backend)
         except LockfixError as exc:
             return _fallback(git, args, exc.message.splitlines()[0], detail=exc.message)
         except Exception as exc:  # as in _drive: a conflict, never a crash
             return _fallback(git, args, f"internal error: {exc!r}")
-        with session:
-            return _drive(git, args, settings_flags, session, work)
-    return _drive(git, args, settings_flags, None, None)
+        with relock.session:
+            return _drive(git, args, settings_flags, relock)
+    return _drive(git, args, settings_flags, None)
 
 
 def _drive(git: Git, args: DriverArgs, settings_flags: Mapping[str, object] | None,
-           session: PoetrySession | None, work: Path | None) -> int:
+           relock: _Relock | None) -> int:
     from lockfix.config import load_settings
 
     try:
@@ -132,16 +138,16 @@ def _drive(git: Git, args: DriverArgs, settings_flags: Mapping[str, object] | No
             args.ours.write_text(text, encoding="utf-8")
             _debug(f"{args.path}: merged at the TOML level")
             return 0
-        if session is not None and work is not None:
+        if relock is not None:
             started = time.monotonic()
-            text, how = _merge_lock(git, args, settings, session, work)
+            text, how = _merge_lock(git, args, settings, relock)
             args.ours.write_text(text, encoding="utf-8")
             print(
                 f"lockfix: {args.path}: regenerated ({how}, {time.monotonic() - started:.1f}s)",
                 file=sys.stderr,
             )
             return 0
-        return _fallback(git, args, f"lockfix only handles {PYPROJECT} and {LOCKFILE}")
+        return _fallback(git, args, f"lockfix only handles {PYPROJECT} and {', '.join(LOCKFILES)}")
     except LockfixError as exc:
         return _fallback(git, args, exc.message.splitlines()[0], detail=exc.message)
     except Exception as exc:  # never leave git with a crash instead of a conflict
@@ -165,16 +171,45 @@ def _merge_pyproject(args: DriverArgs, settings: Settings) -> str:
     ).text
 
 
+class _TreeDirs(Collection[str]):
+    """Every directory holding a pyproject.toml in ours' or theirs' tree, listed from git
+    the first time a backend asks (a uv workspace root matching its member globs)."""
+
+    def __init__(self, git: Git, revs: tuple[str, ...]) -> None:
+        self._git, self._revs = git, revs
+        self._dirs: set[str] | None = None
+
+    def _load(self) -> set[str]:
+        if self._dirs is None:
+            self._dirs = set()
+            for rev in self._revs:
+                out = self._git.run("ls-tree", "-r", "--name-only", rev, check=False)
+                self._dirs.update(posixpath.dirname(p) for p in out.splitlines()
+                                  if posixpath.basename(p) == PYPROJECT)
+        return self._dirs
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._load()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._load()))
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+
 def _merged_manifests(
     git: Git, commits: tuple[str | None, str, str], start: str, settings: Settings
 ) -> dict[str, str]:
-    """Merged pyproject.toml of ``start`` and of every package it reaches by path, exactly
-    as the pyproject.toml driver merges them (same function, same sides, same policy)."""
+    """Merged pyproject.toml of ``start`` and of every package its lock records (path
+    dependencies, workspace members), exactly as the pyproject.toml driver merges them
+    (same function, same sides, same policy)."""
     from lockfix.manifest import merge_manifest
     from lockfix.toml import load_toml
-    from lockfix.workspace import path_dependencies
+    from lockfix.workspace import links
 
     base_rev, ours_rev, theirs_rev = commits
+    known = _TreeDirs(git, (ours_rev, theirs_rev))
     result: dict[str, str] = {}
     todo = [start]
     while todo:
@@ -196,13 +231,14 @@ def _merged_manifests(
         else:
             text = merge_manifest(base, ours, theirs, settings.manifest_policy, where=rel).text
         result[d] = text
-        todo.extend(path_dependencies(load_toml(text, rel), d))
+        todo.extend(links(load_toml(text, rel), d, known))
     return result
 
 
 def _materialize(git: Git, tree: Path, commits: tuple[str | None, str, str],
                  manifests: Mapping[str, str]) -> None:
-    """Write each package directory (ours' files, else theirs') with its merged manifest."""
+    """Write each package directory (ours' files, else theirs') with its merged manifest
+    and no lock of any kind."""
     import io
     import tarfile
 
@@ -218,17 +254,17 @@ def _materialize(git: Git, tree: Path, commits: tuple[str | None, str, str],
         target = tree / d
         target.mkdir(parents=True, exist_ok=True)
         (target / PYPROJECT).write_text(text, encoding="utf-8")
-        (target / LOCKFILE).unlink(missing_ok=True)
+        for lockfile in LOCKFILES:
+            (target / lockfile).unlink(missing_ok=True)
 
 
-def _merge_lock(git: Git, args: DriverArgs, settings: Settings, session: PoetrySession,
-                work: Path) -> tuple[str, str]:
+def _merge_lock(git: Git, args: DriverArgs, settings: Settings,
+                relock: _Relock) -> tuple[str, str]:
     import shutil
 
-    from lockfix.backends.poetry import freshness as hashing
-    from lockfix.backends.poetry.lock import lock_is_parseable_by, merge_locks, parse_lock
     from lockfix.toml import load_toml
 
+    backend, tool = relock.backend, relock.tool
     base_bytes = args.base.read_bytes()
     ours_bytes = args.ours.read_bytes()
     theirs_bytes = args.theirs.read_bytes()
@@ -248,32 +284,35 @@ def _merge_lock(git: Git, args: DriverArgs, settings: Settings, session: PoetryS
     commits = (base_rev, ours_rev, theirs_rev)
     pkg = posixpath.dirname(args.path)
     manifests = _merged_manifests(git, commits, pkg, settings)
-    preferred = merge_locks(
+    data = {d: load_toml(text, posixpath.join(d, PYPROJECT) if d else PYPROJECT)
+            for d, text in manifests.items()}
+    preferred = backend.merge_locks(
         base_bytes.decode("utf-8") or None,
         ours_bytes.decode("utf-8"),
         theirs_bytes.decode("utf-8"),
         settings.lock_policy,
         where=args.path,
+        manifest=data[pkg],
     )
     _debug("manifests and preferred lock merged")
-    tree = work / "tree"
+    tree = relock.work / "tree"
     shutil.rmtree(tree, ignore_errors=True)
     try:
         _materialize(git, tree, commits, manifests)
         _debug("private tree written")
-        lock_path = tree / pkg / LOCKFILE
-        version = session.poetry.version
-        if lock_is_parseable_by(preferred.lock_version, version):
+        lock_path = tree / pkg / backend.lockfile
+        if tool.reads(preferred.lock_version):
             lock_path.write_text(preferred.text, encoding="utf-8")
-        session.relock(tree / pkg, timeout=settings.timeout)
+        relock.session.relock(tree / pkg, timeout=settings.timeout)
         text = lock_path.read_text(encoding="utf-8")
-        _debug(f"Poetry relocked ({'one started Poetry' if session.preloaded else 'plain process'})")
+        _debug(f"relocked ({'one started tool' if relock.session.preloaded else 'plain process'})")
+        judged = backend.freshness(text, pkg, data, root=tree)
     finally:
         shutil.rmtree(tree, ignore_errors=True)
-    freshness = hashing.lock_freshness(load_toml(manifests[pkg], args.path), parse_lock(text))
-    if not freshness.fresh:
-        raise LockfixError("Poetry's lock does not match the merged pyproject.toml")
-    return text, f"{how}, Poetry {session.poetry.version_text}"
+    if not judged.fresh:
+        raise LockfixError(f"{tool.label}'s lock does not match the merged manifests: "
+                           + "; ".join(judged.reasons))
+    return text, f"{how}, {tool.label}"
 
 
 def _conflict_style(git: Git) -> list[str]:
@@ -317,6 +356,6 @@ def _fallback(git: Git, args: DriverArgs, reason: str, detail: str | None = None
     )
     if detail and detail != reason:
         _debug(detail)
-    if conflicts == 0 and posixpath.basename(args.path) != LOCKFILE:
+    if conflicts == 0 and posixpath.basename(args.path) not in BY_LOCKFILE:
         return 0  # plain git would have merged this text cleanly; so do we
     return 1

@@ -1,4 +1,4 @@
-"""``lockfix run``: fix conflicted or stale Poetry files after a merge, rebase or
+"""``lockfix run``: fix conflicted or stale lock files (Poetry, uv) after a merge, rebase or
 cherry-pick stopped, or whenever locks have gone stale."""
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
-from lockfix.backends.poetry.tool import Poetry, PoetrySession, find_poetry
+from lockfix.backends import BY_NAME, Session, Tool
 from lockfix.config import Settings, load_settings
 from lockfix.errors import LockfixError
 from lockfix.git import Git
 from lockfix.report import Progress
 from lockfix.resolve import Outcome, Plan, execute, plan_workspace, relative_dirs
+from lockfix.workspace import discover
 
 NEXT_STEP = {
     "merge": "git commit",
@@ -52,29 +53,34 @@ def run(
     settings: Settings = load_settings(root).override(**flags)
     only = relative_dirs(root, cwd, paths) if paths else []
 
-    poetry: Poetry | None = None
-    poetry_error: LockfixError | None = None
-    try:
-        poetry = find_poetry(settings.poetry)
-    except LockfixError as exc:
-        poetry_error = exc
-    # Poetry starts (and imports itself) while lockfix plans; unused, it is stopped at once
-    starting = poetry.session() if poetry and not dry_run else contextlib.nullcontext()
-    with starting as session:
-        return _run(git, settings, only, poetry, session, poetry_error, dry_run=dry_run,
+    # the tools of the locks this repository tracks start (Poetry imports itself) while
+    # lockfix plans; unused, they are stopped at once
+    present = sorted({p.backend for p in discover(git.ls_files()).values() if p.has_lock})
+    tools: dict[str, Tool | None] = {}
+    errors: dict[str, LockfixError] = {}
+    for name in present:
+        try:
+            tools[name] = BY_NAME[name].find_tool(settings.executable(name))
+        except LockfixError as exc:
+            tools[name], errors[name] = None, exc
+    with contextlib.ExitStack() as stack:
+        sessions: dict[str, Session] = {}
+        if not dry_run:
+            for name, tool in tools.items():
+                if tool is not None:
+                    sessions[name] = stack.enter_context(tool.session())
+        return _run(git, settings, only, tools, sessions, errors, dry_run=dry_run,
                     stage=stage, quiet=quiet, jobs=jobs, out=out, err=err)
 
 
-def _run(git: Git, settings: Settings, only: list[str], poetry: Poetry | None,
-         session: PoetrySession | None, poetry_error: LockfixError | None, *, dry_run: bool,
+def _run(git: Git, settings: Settings, only: list[str], tools: dict[str, Tool | None],
+         sessions: dict[str, Session], errors: dict[str, LockfixError], *, dry_run: bool,
          stage: bool, quiet: bool, jobs: int | None, out: TextIO, err: TextIO) -> int:
-    ws = plan_workspace(
-        git, settings, only=only, poetry_version=poetry.version if poetry else None
-    )
+    ws = plan_workspace(git, settings, only=only, tools=tools)
     todo = [p for p in ws.plans.values() if p.needs_work]
     if not todo:
         if not quiet:
-            print("lockfix: nothing to do: no conflicted or stale Poetry files.", file=out)
+            print("lockfix: nothing to do: no conflicted or stale lock files.", file=out)
         return 0
 
     if dry_run:
@@ -88,16 +94,18 @@ def _run(git: Git, settings: Settings, only: list[str], poetry: Poetry | None,
                 print(f"      {plan.error}", file=out)
         return 1 if any(p.error for p in todo) else 0
 
-    if poetry is None and any(p.relock for p in todo):
-        assert poetry_error is not None
-        print(f"lockfix: {poetry_error}", file=err)
+    missing = sorted({p.package.backend for p in todo if p.relock} - set(sessions))
+    if missing:
+        for name in missing:
+            exc = errors.get(name) or LockfixError(f"{BY_NAME[name].label} not found")
+            print(f"lockfix: {exc}", file=err)
         print("lockfix: nothing was changed.", file=err)
         return 1
 
     progress = Progress(len(todo), err, quiet=quiet)
     outcomes = execute(
         ws,
-        session,
+        sessions,
         settings,
         jobs=jobs or default_jobs(),
         stage=stage,

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -20,11 +19,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any
 
+from lockfix.backends import DEFAULT_TIMEOUT, LockRun
+from lockfix.backends.base import indent as _indent
+from lockfix.backends.base import kill_group as _kill_group
+from lockfix.backends.base import tail as _tail
 from lockfix.errors import PoetryError
 
-DEFAULT_TIMEOUT = 600.0
 _VERSION_RE = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
 
 
@@ -39,18 +41,6 @@ def relock_args(version: tuple[int, ...]) -> list[str]:
 
 
 @dataclass(frozen=True)
-class LockRun:
-    seconds: float
-    output: str
-
-
-class Relocker(Protocol):
-    """Whatever can relock a project directory: :class:`Poetry` or a :class:`PoetrySession`."""
-
-    def relock(self, project_dir: Path, *, timeout: float = DEFAULT_TIMEOUT) -> LockRun: ...
-
-
-@dataclass(frozen=True)
 class Poetry:
     executable: Path
     version: tuple[int, ...]
@@ -61,6 +51,15 @@ class Poetry:
     @property
     def version_text(self) -> str:
         return ".".join(map(str, self.version))
+
+    @property
+    def label(self) -> str:
+        return f"Poetry {self.version_text}"
+
+    def reads(self, lock_version: str | None) -> bool:
+        from lockfix.backends.poetry.lock import lock_is_parseable_by
+
+        return lock_is_parseable_by(lock_version, self.version)
 
     def argv(self) -> list[str]:
         return [str(self.executable), *relock_args(self.version)]
@@ -275,27 +274,6 @@ class PoetrySession:
         for pending in running:
             self._stop(pending)
         self.close()
-
-
-def _kill_group(pid: int) -> None:
-    """Kill the process group ``pid`` leads; if it has not become a leader yet (a relock
-    killed the instant it started), the process itself."""
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-    except PermissionError:
-        pass
-
-
-def _tail(text: str, lines: int = 15) -> str:
-    kept = [line for line in text.strip().splitlines() if line.strip()]
-    return "\n".join(kept[-lines:]) or "(Poetry printed nothing)"
-
-
-def _indent(text: str) -> str:
-    return "\n".join("    " + line for line in text.splitlines())
 
 
 @lru_cache(maxsize=8)
