@@ -45,12 +45,12 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from packaging.markers import InvalidMarker, Marker, default_environment
 from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, Specifier, SpecifierSet
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -226,22 +226,24 @@ class _Lock:
 def _read_lock(text: str, where: str) -> _Lock:
     """Parse the head of the lock and the tables of local packages only (see the module
     docstring for why); everything uv needs to decide freshness lives there."""
-    starts = [m.start() for m in _PACKAGE_HEADER.finditer(text)]
+    starts = _package_starts(text)
     head_end = starts[0] if starts else len(text)
     head = load_toml(text[:head_end], where)
     local: dict[str, Mapping[str, Any]] = {}
     bounds = [*starts, len(text)]
     for start, end in zip(bounds, bounds[1:]):
-        chunk = text[start:end]
-        m = _SOURCE_LINE.search(chunk)
-        if m is None or m.group(1) not in _LOCAL_SOURCES:
+        if not _is_local(text, start, end):
             continue
-        # Line numbers in errors: pad so that they count from the top of the file.
-        parsed = load_toml("\n" * text.count("\n", 0, start) + chunk, where)
-        packages = parsed.get("package")
-        if not isinstance(packages, list) or len(packages) != 1:
-            raise LockfixError(f"{where}: unexpected [[package]] table")
-        package = packages[0]
+        chunk = text[start:end]
+        package = _fast_package(chunk)
+        if package is None:
+            # Not the layout uv writes: let tomllib judge it (and place its errors, padded
+            # so that line numbers count from the top of the file).
+            parsed = load_toml("\n" * text.count("\n", 0, start) + chunk, where)
+            packages = parsed.get("package")
+            if not isinstance(packages, list) or len(packages) != 1:
+                raise LockfixError(f"{where}: unexpected [[package]] table")
+            package = packages[0]
         name = package.get("name")
         if not isinstance(name, str):
             raise LockfixError(f"{where}: a [[package]] has no name")
@@ -252,6 +254,137 @@ def _read_lock(text: str, where: str) -> _Lock:
         raise LockfixError(f"{where}: not a uv.lock (no integer `version`)")
     rp = head.get("requires-python")
     return _Lock(version, revision, rp if isinstance(rp, str) else None, head, local)
+
+
+def _package_starts(text: str) -> list[int]:
+    """Offsets of the ``[[package]]`` lines (str.find runs at C speed; a MULTILINE regex
+    costs ~10x on 100-entry locks)."""
+    starts = [0] if text.startswith("[[package]]\n") else []
+    pos = text.find("\n[[package]]\n")
+    while pos != -1:
+        starts.append(pos + 1)
+        pos = text.find("\n[[package]]\n", pos + 12)
+    if "\r" in text:  # Windows line ends: the exact regular expression instead
+        return [m.start() for m in _PACKAGE_HEADER.finditer(text)]
+    return starts
+
+
+def _is_local(text: str, start: int, end: int) -> bool:
+    """Whether the [[package]] table at ``start`` has a local source; uv writes ``source``
+    as the third key, so the first ``\nsource = {`` line decides."""
+    pos = text.find("\nsource = { ", start, end)
+    if pos == -1:
+        m = _SOURCE_LINE.search(text, start, end)
+        return m is not None and m.group(1) in _LOCAL_SOURCES
+    return text.startswith(_LOCAL_PREFIXES, pos + 12)
+
+
+_LOCAL_PREFIXES = tuple(f"{kind} = " for kind in _LOCAL_SOURCES)
+
+# A reader for exactly the layout uv writes for one [[package]] table, ~20x faster than
+# tomllib on the long requires-dist arrays. Values: basic strings without escapes,
+# integers, booleans, one-line arrays of those, inline tables of those, and arrays of
+# inline tables either on one line or one item a line. Anything else returns None and
+# tomllib reads the table instead.
+_S = r'"[^"\\\n]*"'
+_V = rf"(?:{_S}|true|false|-?\d+|\[(?:{_S}(?:, {_S})*)?\])"
+_INLINE = rf"\{{ (?:[A-Za-z0-9_-]+ = {_V}(?:, [A-Za-z0-9_-]+ = {_V})*)? \}}"
+_LINE = re.compile(
+    rf"(?P<header>\[(?P<table>[A-Za-z0-9_.-]+)\])"
+    rf"|(?P<key>[A-Za-z0-9_-]+) = (?:(?P<value>{_V}|{_INLINE})"
+    rf"|(?P<tables>\[(?:{_INLINE}(?:, {_INLINE})*)?\])|(?P<open>\[))"
+)
+_ITEM = re.compile(rf"    (?P<item>{_S}|{_INLINE}),")
+_PAIR = re.compile(rf"([A-Za-z0-9_-]+) = ({_V})")
+_INLINE_RE = re.compile(_INLINE)
+_STRING_RE = re.compile(_S)
+
+
+_EDGES: list[Any] = []  # marks an array of resolved edges, skipped unread
+
+
+class _Raw(str):
+    """The text of an inline table in an array, parsed when used (:func:`_locked_req`,
+    cached): most of them are resolved edges nobody reads, and the rest repeat."""
+
+
+def _fast_value(text: str) -> Any:
+    if text[0] == '"':
+        return text[1:-1]
+    if text[0] == "[":
+        return [s[1:-1] for s in _STRING_RE.findall(text)]
+    if text[0] == "{":
+        return {k: _fast_value(v) for k, v in _PAIR.findall(text)}
+    if text in ("true", "false"):
+        return text == "true"
+    return int(text)
+
+
+def _fast_package(chunk: str) -> dict[str, Any] | None:
+    """One ``[[package]]`` table in uv's layout, or None when it is not in that layout."""
+    lines = chunk.split("\n")
+    if lines[0] != "[[package]]":
+        return None
+    i = 0
+    n = len(lines)
+    package: dict[str, Any] = {}
+    table = package
+    seen: set[tuple[str, ...]] = set()
+    array: list[Any] | None = None
+    inline: set[int] = set()
+    path_kind = ""
+    while i + 1 < n:
+        i += 1
+        line = lines[i]
+        if array is not None:
+            if line == "]":
+                array = None
+                continue
+            if array is _EDGES:  # resolved edges: nobody reads them, skip to the end
+                try:
+                    i = lines.index("]", i) - 1
+                except ValueError:
+                    return None
+                continue
+            m = _ITEM.fullmatch(line)
+            if m is None:
+                return None
+            item = m.group("item")
+            array.append(_Raw(item) if item[0] == "{" else item[1:-1])
+            continue
+        if not line:
+            continue
+        m = _LINE.fullmatch(line)
+        if m is None:
+            return None
+        if m.group("header"):
+            path = tuple(m.group("table").split("."))
+            if path[0] != "package" or len(path) < 2 or path in seen:
+                return None
+            seen.add(path)
+            path_kind = path[1]
+            table = package
+            for part in path[1:]:
+                child = table.setdefault(part, {})
+                if not isinstance(child, dict) or id(child) in inline:
+                    return None  # TOML forbids extending an inline table
+                table = child
+            continue
+        key = m.group("key")
+        if key in table:
+            return None
+        if m.group("value") is not None:
+            table[key] = value = _fast_value(m.group("value"))
+            if isinstance(value, dict):
+                inline.add(id(value))
+        elif m.group("tables") is not None:
+            table[key] = [_Raw(t) for t in _INLINE_RE.findall(m.group("tables"))]
+        elif (table is package and key != "dependencies") or path_kind == "metadata":
+            array = table[key] = []
+        else:
+            array = _EDGES
+            table[key] = []
+    return package if array is None else None
 
 
 # ------------------------------------------------------------------- python and markers
@@ -370,13 +503,18 @@ def _marker(text: str) -> Marker | None:
 
 
 def _same_marker(a: str, b: str, requires_python: SpecifierSet) -> bool:
-    """Whether two markers agree on every environment inside ``requires-python``.
+    """Whether two markers agree on every environment inside ``requires-python``."""
+    return a == b or _same_marker_cached(a, b, str(requires_python))
+
+
+@lru_cache(maxsize=4096)
+def _same_marker_cached(a: str, b: str, requires_python_text: str) -> bool:
+    """:func:`_same_marker`, cached: the same pairs recur in every lock of a monorepo.
 
     Checked on a finite set of environments that covers every comparison either marker
     makes (each constant, and values just around version constants), which decides
     equivalence for the markers found in pyproject files."""
-    if a == b:
-        return True
+    requires_python = SpecifierSet(requires_python_text)
     ma, mb = _marker(a), _marker(b)
     atoms: dict[str, set[str]] = {}
     for m in (ma, mb):
@@ -412,35 +550,92 @@ def _same_marker(a: str, b: str, requires_python: SpecifierSet) -> bool:
 # ------------------------------------------------------------------------ requirements
 
 
-@dataclass(frozen=True)
-class _Req:
-    """One requirement normalised the way uv compares them; ``marker`` is compared by
-    meaning (see :func:`_same_marker`), everything else in :attr:`key` by equality."""
+class _Req(NamedTuple):
+    """One requirement normalised the way uv compares them: ``marker`` is compared by
+    meaning (see :func:`_same_marker`), the fields before it by equality, ``shown`` is
+    for messages. A tuple, so that ``req[:5]`` is a cheap exact identity."""
 
     name: str
     extras: tuple[str, ...]
-    specifier: frozenset[Specifier]
+    specifier: frozenset[tuple[str, str]]
     source: tuple[str, ...]
     marker: str
     shown: str
 
     @property
     def key(self) -> tuple[Any, ...]:
-        return (self.name, self.extras, self.specifier, self.source)
+        return self[:4]
 
 
+@lru_cache(maxsize=4096)
 def _norm_marker(text: str) -> str:
+    """packaging's spelling of a marker (quotes, spacing), so that equal text is a fast
+    path; meaning is compared by :func:`_same_marker`."""
     try:
         return str(Marker(text)) if text.strip() else ""
     except InvalidMarker:
         return text.strip()
 
 
-def _specifiers(text: str) -> frozenset[Specifier]:
-    try:
-        return frozenset(SpecifierSet(text))
-    except InvalidSpecifier:
-        return frozenset()
+_CLAUSE = re.compile(r"\s*(~=|===|==|!=|<=|>=|<|>)\s*([^\s,;]+)\s*")
+_PLAIN_VERSION = re.compile(r"\d+(?:\.\d+)*")
+
+
+@lru_cache(maxsize=4096)
+def _specifiers(text: str) -> frozenset[tuple[str, str]] | None:
+    """A specifier set as uv compares it: a set of (operator, version) with versions
+    compared as PEP 440 versions (``>=2.30.0`` is ``>=2.30``); None when not valid."""
+    out = set()
+    for clause in text.split(",") if text.strip() else ():
+        m = _CLAUSE.fullmatch(clause)
+        if m is None:
+            return None
+        op, version = m.groups()
+        if op == "===":
+            pass
+        elif _PLAIN_VERSION.fullmatch(version):
+            version = ".".join(map(str, _release(version)))
+        elif not version.endswith(".*"):
+            try:
+                version = str(Version(version))
+            except InvalidVersion:
+                return None
+        out.add((op, version))
+    return frozenset(out)
+
+
+_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
+_PEP508 = re.compile(
+    rf"\s*(?P<name>{_NAME})\s*(?:\[(?P<extras>[^\]]*)\])?\s*(?P<spec>[<>=!~][^;]*?)?\s*"
+    rf"(?:;\s*(?P<marker>.*?))?\s*"
+)
+_EXTRA = re.compile(rf"\s*({_NAME})\s*")
+
+
+@lru_cache(maxsize=8192)
+def _pep508(text: str) -> tuple[str, tuple[str, ...], frozenset[tuple[str, str]], str, str | None]:
+    """(name, extras, specifier key, marker, url) of a PEP 508 string. A regular
+    expression reads the usual forms; anything else (URLs, parenthesised specifiers)
+    goes through ``packaging``, which also raises for what is not PEP 508."""
+    m = _PEP508.fullmatch(text)
+    if m is not None:
+        spec = _specifiers(m.group("spec") or "")
+        extras_text = m.group("extras")
+        parts = [] if not extras_text or not extras_text.strip() else extras_text.split(",")
+        extras = [_EXTRA.fullmatch(p) for p in parts]
+        if spec is not None and all(extras):
+            names = tuple(sorted({canonicalize_name(e.group(1)) for e in extras if e}))
+            marker = _norm_marker(m.group("marker") or "")
+            return canonicalize_name(m.group("name")), names, spec, marker, None
+    req = Requirement(text)
+    spec = _specifiers(str(req.specifier)) or frozenset()
+    return (
+        canonicalize_name(req.name),
+        tuple(sorted({canonicalize_name(x) for x in req.extras})),
+        spec,
+        str(req.marker) if req.marker is not None else "",
+        req.url,
+    )
 
 
 def _url_key(url: str) -> str:
@@ -461,7 +656,12 @@ def _git_from_lock(value: str) -> tuple[str, ...]:
     return _git_key(url, ref, subdirectory)
 
 
-def _from_lock(entry: Mapping[str, Any], lock_dir: str) -> _Req:
+@lru_cache(maxsize=8192)
+def _locked_req(text: str) -> _Req:
+    return _from_lock(_fast_value(text))
+
+
+def _from_lock(entry: Mapping[str, Any]) -> _Req:
     """A ``requires-dist`` / ``requires-dev`` entry of the lock."""
     name = canonicalize_name(str(entry.get("name", "")))
     extras = tuple(sorted({canonicalize_name(str(x)) for x in entry.get("extras", []) or []}))
@@ -485,7 +685,7 @@ def _from_lock(entry: Mapping[str, Any], lock_dir: str) -> _Req:
     shown = f"{name}{extras_text}{spec}" + (f"; {marker}" if marker else "")
     if source[0] not in ("registry", "index"):
         shown = f"{name}{extras_text} @ {source[1]}" + (f"; {marker}" if marker else "")
-    return _Req(name, extras, _specifiers(spec), source, marker, shown)
+    return _Req(name, extras, _specifiers(spec) or frozenset(), source, marker, shown)
 
 
 @dataclass(frozen=True)
@@ -528,51 +728,68 @@ def _lower_source(name: str, entry: Mapping[str, Any], ctx: _Context) -> tuple[s
     return None
 
 
+@lru_cache(maxsize=8192)
+def _registry_req(text: str, extra: str | None) -> _Req | None:
+    """:func:`_lower` for a requirement no source applies to (most of them), cached;
+    None for a direct URL."""
+    name, extras, specifier, marker, url = _pep508(text)
+    if url:
+        return None
+    if extra is not None:
+        clause = f'extra == "{canonicalize_name(extra)}"'
+        marker = _norm_marker(f"({marker}) and {clause}" if marker else clause)
+    shown = text.strip() if extra is None else f"{text.strip()} (extra {extra})"
+    return _Req(name, extras, specifier, ("registry",), marker, shown)
+
+
 def _lower(text: str, ctx: _Context, extra: str | None = None) -> _Req:
     """A PEP 508 string of a pyproject, with ``[tool.uv.sources]`` applied as uv does."""
     try:
-        req = Requirement(text)
+        name, extras, specifier, marker, url = _pep508(text)
+        if name not in ctx.sources:
+            plain = _registry_req(text, extra)
+            if plain is not None:
+                return plain
     except InvalidRequirement as exc:
         raise LockfixError(f"{ctx.package_dir or '.'}/pyproject.toml: {exc}") from None
-    name = canonicalize_name(req.name)
-    extras = tuple(sorted({canonicalize_name(x) for x in req.extras}))
-    marker = str(req.marker) if req.marker is not None else ""
     if extra is not None:
         clause = f'extra == "{canonicalize_name(extra)}"'
-        marker = f"({marker}) and {clause}" if marker else clause
-    marker = _norm_marker(marker)
+        marker = _norm_marker(f"({marker}) and {clause}" if marker else clause)
     source: tuple[str, ...] = ("registry",)
-    specifier = frozenset(req.specifier)
     entry = ctx.sources.get(name)
     lowered = _lower_source(name, entry, ctx) if isinstance(entry, Mapping) else None
     if lowered is not None:
         source = lowered
         if source[0] not in ("index", "index?"):
             specifier = frozenset()
-    elif req.url:
-        source = ("url", req.url, "")
+    elif url:
+        source = ("url", url, "")
         specifier = frozenset()
-    return _Req(
-        name, extras, specifier, source, marker, str(req) if extra is None else f"{req} (extra {extra})"
-    )
+    shown = text.strip() if extra is None else f"{text.strip()} (extra {extra})"
+    return _Req(name, extras, specifier, source, marker, shown)
 
 
 def _diff(
     expected: Sequence[_Req], actual: Sequence[_Req], requires_python: SpecifierSet
 ) -> tuple[list[str], list[str]]:
     """(added, removed) between two requirement sets, duplicates collapsed as uv's sets do."""
-    left = list({(r.key, r.marker): r for r in expected}.values())
-    right = list({(r.key, r.marker): r for r in actual}.values())
-    unmatched = list(right)
+    want = {r[:5]: r for r in expected}
+    have = {r[:5]: r for r in actual}
+    if want.keys() == have.keys():
+        return [], []
+    unmatched: dict[tuple[Any, ...], list[_Req]] = {}
+    for req in have.values():
+        unmatched.setdefault(req.key, []).append(req)
     added = []
-    for req in left:
-        for i, other in enumerate(unmatched):
-            if other.key == req.key and _same_marker(req.marker, other.marker, requires_python):
-                del unmatched[i]
+    for req in want.values():
+        bucket = unmatched.get(req.key, [])
+        for i, other in enumerate(bucket):
+            if _same_marker(req.marker, other.marker, requires_python):
+                del bucket[i]
                 break
         else:
             added.append(req.shown)
-    return added, [r.shown for r in unmatched]
+    return added, [r.shown for bucket in unmatched.values() for r in bucket]
 
 
 def _change(what: str, added: Sequence[str], removed: Sequence[str]) -> str | None:
@@ -613,10 +830,15 @@ def _groups(manifest: Mapping[str, Any]) -> dict[str, list[str]]:
     return groups
 
 
-def _locked_list(value: Any, lock_dir: str) -> list[_Req]:
-    return (
-        [_from_lock(e, lock_dir) for e in value if isinstance(e, Mapping)] if isinstance(value, list) else []
-    )
+def _locked_list(value: Any) -> list[_Req]:
+    """Requirements of a lock array, from tomllib tables or :class:`_Raw` texts."""
+    if not isinstance(value, list):
+        return []
+    return [
+        _locked_req(e) if isinstance(e, _Raw) else _from_lock(e)
+        for e in value
+        if isinstance(e, (_Raw, Mapping))
+    ]
 
 
 class _Judge:
@@ -641,6 +863,7 @@ class _Judge:
             for d in self.member_dirs
         }
         self.root_sources = self._sources(root)
+        self._required: dict[str, bool] | None = None
 
     def _sources(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
         raw = _table(manifest, "tool", "uv", "sources")
@@ -694,12 +917,12 @@ class _Judge:
             ("build-constraint-dependencies", "build-constraints"),
         ):
             expected = [_lower(r, ctx) for r in _strings(self.root_uv.get(key))]
-            actual = _locked_list(manifest.get(lock_key), self.lock_dir)
+            actual = _locked_list(manifest.get(lock_key))
             self.reason(_change(f"[tool.uv] {key}", *_diff(expected, actual, self.requires_python)))
         if non_project:
             groups = {g: [_lower(r, ctx) for r in rs] for g, rs in _groups(self.root).items() if rs}
             locked: dict[str, list[_Req]] = {
-                canonicalize_name(str(g)): _locked_list(v, self.lock_dir)
+                canonicalize_name(str(g)): _locked_list(v)
                 for g, v in _table(manifest, "dependency-groups").items()
             }
             self._compare_groups(
@@ -783,7 +1006,7 @@ class _Judge:
         optional = _table(project, "optional-dependencies")
         for extra, reqs in optional.items():
             expected.extend(_lower(r, ctx, extra=str(extra)) for r in _strings(reqs))
-        actual = _locked_list(metadata.get("requires-dist"), self.lock_dir)
+        actual = _locked_list(metadata.get("requires-dist"))
         self.reason(_change(f"requires-dist of {label}", *_diff(expected, actual, self.requires_python)))
         if (self.lock.version, self.lock.revision) >= (1, 1):
             want = sorted({canonicalize_name(str(e)) for e in optional})
@@ -793,28 +1016,44 @@ class _Judge:
         keep_empty = (self.lock.version, self.lock.revision) >= (1, 1)
         groups = {g: [_lower(r, ctx) for r in rs] for g, rs in _groups(manifest).items() if rs or keep_empty}
         locked: dict[str, list[_Req]] = {
-            canonicalize_name(str(g)): _locked_list(v, self.lock_dir)
+            canonicalize_name(str(g)): _locked_list(v)
             for g, v in _table(metadata, "requires-dev").items()
         }
         locked = {g: v for g, v in locked.items() if v or keep_empty}
         self._compare_groups(f"dependency groups of {label}", groups, locked)
 
+    def _required_members(self) -> dict[str, bool]:
+        """Members that another member requires through ``{ workspace = true }``, mapped
+        to whether that makes them editable (unless a source says ``editable = false``)."""
+        if self._required is None:
+            self._required = {}
+            for d in self.member_dirs if len(self.member_dirs) > 1 else ():
+                manifest = self.manifests[d]
+                sources = {**self.root_sources, **self._sources(manifest)}
+                project = _table(manifest, "project")
+                texts = _strings(project.get("dependencies"))
+                for reqs in _table(project, "optional-dependencies").values():
+                    texts += _strings(reqs)
+                for reqs in _groups(manifest).values():
+                    texts += reqs
+                for text in texts:
+                    name = _safe_name(text)
+                    entry = sources.get(name or "")
+                    if (
+                        name in self.members
+                        and self.members[name] != d
+                        and isinstance(entry, Mapping)
+                        and entry.get("workspace") is True
+                    ):
+                        editable = entry.get("editable", True) is not False
+                        self._required[name] = self._required.get(name, False) or editable
+        return self._required
+
     def _member_kind(self, name: str, manifest: Mapping[str, Any], kind: str, label: str) -> None:
         """Virtual or editable, decided as uv's ``is_package``: ``[tool.uv] package`` if set,
         else a build system; a member another member requires is a package regardless,
         editable unless that source says ``editable = false``."""
-        required: bool | None = None  # None: not required; else editable?
-        for d in self.member_dirs:
-            if self.members.get(name) == d:
-                continue
-            entry = {**self.root_sources, **self._sources(self.manifests[d])}.get(name)
-            deps = _strings(_table(self.manifests[d], "project").get("dependencies"))
-            if (
-                isinstance(entry, Mapping)
-                and entry.get("workspace") is True
-                and any(_safe_name(r) == name for r in deps)
-            ):
-                required = bool(required) or entry.get("editable", True) is not False
+        required = self._required_members().get(name)
         package_flag = _table(manifest, "tool", "uv").get("package")
         if isinstance(package_flag, bool):
             is_package = package_flag
@@ -852,7 +1091,7 @@ class _Judge:
 
 def _safe_name(text: str) -> str | None:
     try:
-        return canonicalize_name(Requirement(text).name)
+        return _pep508(text)[0]
     except InvalidRequirement:
         return None
 
