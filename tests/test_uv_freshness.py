@@ -280,6 +280,24 @@ WORKSPACE = {
     "packages/cli/pyproject.toml": WS_CLI,
 }
 
+# A workspace whose root is no project: its groups are recorded in [manifest].
+VIRTUAL_ROOT = {
+    "pyproject.toml": '[tool.uv.workspace]\nmembers = ["packages/*"]\n\n'
+    '[dependency-groups]\ndev = ["pytest>=7", "lib"]\n\n[tool.uv.sources]\nlib = { workspace = true }\n',
+    "packages/lib/pyproject.toml": WS_LIB,
+    "packages/cli/pyproject.toml": WS_CLI,
+}
+
+# The app with requests from a named index (the test index under another name).
+INDEXED = {
+    **PROJECT,
+    "app/pyproject.toml": APP.replace(
+        "[tool.uv.sources]",
+        '[[tool.uv.index]]\nname = "local"\nurl = "{INDEX}"\n\n'
+        '[tool.uv.sources]\nrequests = { index = "local" }',
+    ),
+}
+
 EXTRA_MEMBER = (
     '[project]\nname = "extra"\nversion = "0.1"\nrequires-python = ">=3.9"\ndependencies = ["six"]\n'
 )
@@ -304,7 +322,7 @@ def app(id: str, stale: bool, *edits: tuple[str, str, str], **kw: Any) -> Case:
 
 
 def ws(id: str, stale: bool, *edits: tuple[str, str, str], **kw: Any) -> Case:
-    return Case(id, stale, base=WORKSPACE, lock_dir="", edits=edits, **kw)
+    return Case(id, stale, lock_dir="", edits=edits, **{"base": WORKSPACE, **kw})
 
 
 A, C = "app/pyproject.toml", "core/pyproject.toml"
@@ -455,6 +473,29 @@ CASES = [
         locked_by=OLD_UV,
     ),
     ws("old workspace lock unchanged", False, locked_by=OLD_UV),
+    # -- more sources and layouts
+    app(
+        "named index renamed, same URL",
+        False,
+        (A, '"local"', '"mirror"'),
+        (A, '"local"', '"mirror"'),
+        base=INDEXED,
+    ),
+    app("named index source removed", True, (A, 'requests = { index = "local" }', ""), base=INDEXED),
+    ws(
+        "member opts into packaging ([tool.uv] package)",
+        True,
+        (K, "[tool.uv.sources]", "[tool.uv]\npackage = true\n\n[tool.uv.sources]"),
+    ),
+    ws("virtual root unchanged", False, base=VIRTUAL_ROOT),
+    ws("virtual root: group changed", True, (R, '"pytest>=7"', '"pytest>=7.4"'), base=VIRTUAL_ROOT),
+    ws("virtual root: group respelled", False, (R, '"pytest>=7"', '"PyTest >= 7.0"'), base=VIRTUAL_ROOT),
+    ws(
+        "virtual root: member removed",
+        True,
+        (R, 'members = ["packages/*"]', 'members = ["packages/lib"]'),
+        base=VIRTUAL_ROOT,
+    ),
 ]
 
 
