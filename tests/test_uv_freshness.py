@@ -18,6 +18,8 @@ import pytest
 
 from lockfix.backends.uv.freshness import (
     UvFreshness,
+    _fast_package,
+    _python_range,
     freshness,
     is_uv_project,
     workspace_members,
@@ -173,6 +175,101 @@ def test_workspace_members_follow_globs_and_excludes() -> None:
     assert is_uv_project("libs/noproject", manifests)  # has [tool.uv]
     assert not is_uv_project("tools/z", manifests)  # plain PEP 621, no workspace
     assert not is_uv_project("missing", manifests)
+
+
+def test_unusual_layout_falls_back_to_tomllib() -> None:
+    """The fast reader takes only uv's own layout; a comment or an escape sends the
+    table to tomllib, which must give the same verdict."""
+    commented = APP_LOCK.replace(
+        'requires-dist = [{ name = "click", specifier = ">=8.1" }]',
+        '# edited by hand\nrequires-dist = [{ name = "click", specifier = "\\u003e=8.1" }]',
+    )
+    assert commented != APP_LOCK
+    assert freshness(commented, "app", app_manifests()).fresh
+    chunk = commented[commented.index('[[package]]\nname = "core"') :]
+    assert _fast_package(chunk) is None
+    plain = APP_LOCK[APP_LOCK.index('[[package]]\nname = "core"') :]
+    fast = _fast_package(plain)
+    assert fast is not None
+    assert fast["metadata"]["requires-dist"] == ['{ name = "click", specifier = ">=8.1" }']
+    assert fast["source"] == {"editable": "../core"}
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        (">=3.9", ">=3.9.0", True),
+        (">=3.9", ">=3.9,!=3.9.1", True),  # uv compares the range, not the holes
+        ("~=3.9", ">=3.9,<4", True),
+        ("==3.10.*", ">=3.10,<3.11", True),
+        (">=3.9", ">=3.10", False),
+        (">=3.9", ">=3.9,<4", False),
+        (">=3.9,<=3.12", ">=3.9,<3.12", False),
+    ],
+)
+def test_requires_python_range(a: str, b: str, same: bool) -> None:
+    assert (_python_range(a) == _python_range(b)) is same
+
+
+def test_git_and_url_sources_are_compared_as_sources() -> None:
+    lock = (
+        LOCK_HEAD
+        + """
+[[package]]
+name = "app"
+version = "0.1.0"
+source = { virtual = "." }
+
+[package.metadata]
+requires-dist = [
+    { name = "lib", git = "https://example.invalid/org/lib?tag=v1" },
+    { name = "wheel-only", url = "https://example.invalid/wheel_only-1.0-py3-none-any.whl" },
+]
+"""
+    )
+
+    def manifests(tag: str) -> dict[str, Mapping[str, Any]]:
+        return {
+            "": {
+                "project": {
+                    "name": "app",
+                    "version": "0.1.0",
+                    "requires-python": ">=3.9",
+                    "dependencies": [
+                        "lib",
+                        "wheel-only @ https://example.invalid/wheel_only-1.0-py3-none-any.whl",
+                    ],
+                },
+                "tool": {"uv": {"sources": {"lib": {"git": "https://example.invalid/org/lib", "tag": tag}}}},
+            }
+        }
+
+    assert freshness(lock, "", manifests("v1")).fresh
+    verdict = freshness(lock, "", manifests("v2"))
+    assert not verdict.fresh
+    assert verdict.reasons[0].startswith('requires-dist of app changed: added "lib"')
+
+
+def test_dynamic_dependencies_are_not_judged() -> None:
+    manifests = app_manifests()
+    manifests["core"] = {
+        **CORE_PYPROJECT,
+        "project": {"name": "core", "version": "0.1.0", "dynamic": ["dependencies"]},
+    }
+    assert freshness(APP_LOCK, "app", manifests).fresh  # uv would have to build core
+
+
+def test_lock_level_findings() -> None:
+    assert freshness(
+        APP_LOCK.replace("version = 1\n", "version = 2\n", 1), "app", app_manifests()
+    ).reasons == ("lock schema version 2 is not the one uv writes (1)",)
+    no_app = (
+        APP_LOCK[: APP_LOCK.index("[[package]]")] + APP_LOCK[APP_LOCK.index('[[package]]\nname = "click"') :]
+    )
+    assert "app (app) is not in the lock" in freshness(no_app, "app", app_manifests()).reasons
+    assert freshness(APP_LOCK, "elsewhere", app_manifests()).reasons == (
+        "no pyproject.toml next to elsewhere/uv.lock",
+    )
 
 
 # ----------------------------------------------------------------------- differential
