@@ -64,14 +64,14 @@ root = Path(sys.argv[1])
 cold = sys.argv[2:] == ["cold"]
 caches = [f for f in vars(module).values() if hasattr(f, "cache_clear")]
 manifests = {}
-dirs = sorted(p.name for p in (root / "packages").iterdir())
-for d in dirs:
-    rel = f"packages/{d}"
+dirs = [""] if (root / "pyproject.toml").exists() else []
+dirs += sorted(f"packages/{p.name}" for p in (root / "packages").iterdir())
+for rel in dirs:
     manifests[rel] = load_toml((root / rel / "pyproject.toml").read_text(), rel)
 t1 = time.perf_counter()
 stale = []
-for d in dirs:
-    rel = f"packages/{d}"
+locks = [rel for rel in dirs if (root / rel / "uv.lock").exists()]
+for rel in locks:
     if cold:  # every lock pays for parsing every requirement and marker again
         for f in caches:
             f.cache_clear()
@@ -79,7 +79,7 @@ for d in dirs:
     if not verdict.fresh:
         stale.append(rel)
 t2 = time.perf_counter()
-print(f"{len(dirs)} {t1 - t0:.4f} {t2 - t1:.4f} {','.join(stale)}")
+print(f"{len(locks)} {t1 - t0:.4f} {t2 - t1:.4f} {','.join(s or '.' for s in stale)}")
 """
 
 
@@ -102,7 +102,7 @@ def uv_env(work: Path, index_url: str) -> dict[str, str]:
     return env
 
 
-def pyproject(name: str, registry: int, lib: str | None) -> str:
+def pyproject(name: str, registry: int, lib: str | None, workspace: bool = False) -> str:
     deps = [*COMMON, *(f"dep-{i:03d}>=1.0" for i in range(registry))]
     if lib:
         deps.append(lib)
@@ -111,7 +111,7 @@ def pyproject(name: str, registry: int, lib: str | None) -> str:
         f'[project]\nname = "{name}"\nversion = "0.1.0"\nrequires-python = ">=3.9"\n'
         f"dependencies = [\n{body}]\n\n"
     )
-    if lib:
+    if lib and not workspace:
         text += f'[tool.uv.sources]\n{lib} = {{ path = "../{lib}", editable = true }}\n\n'
     return text + BUILD
 
@@ -188,6 +188,31 @@ def build(work: Path, packages: int, registry: int, index: PackageIndex, uv: Pat
     return tree
 
 
+def build_workspace(work: Path, packages: int, registry: int, index: PackageIndex, uv: Path) -> float:
+    """One workspace of ``packages`` members (libraries and apps as in :func:`build`,
+    depending on each other through ``{ workspace = true }``), locked once by real uv;
+    returns how long that ``uv lock`` took."""
+    tree = work / "workspace"
+    libs = min(LIBRARIES, packages)
+    names = [lib_name(i) for i in range(libs)] + [app_name(i) for i in range(packages - libs)]
+    for i, name in enumerate(names):
+        lib = None if i < libs else lib_name(i % libs)
+        d = tree / "packages" / name
+        d.mkdir(parents=True)
+        (d / "pyproject.toml").write_text(pyproject(name, registry, lib, workspace=True))
+    sources = "".join(f"{lib_name(i)} = {{ workspace = true }}\n" for i in range(libs))
+    (tree / "pyproject.toml").write_text(
+        f'[tool.uv.workspace]\nmembers = ["packages/*"]\n\n[tool.uv.sources]\n{sources}'
+    )
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [str(uv), "lock"], cwd=tree, env=uv_env(work, index.url), capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"uv lock failed in the workspace:\n{proc.stderr}")
+    return time.perf_counter() - start
+
+
 def judge(tree: Path, cold: bool = False) -> tuple[float, float, float, float, float, list[str]]:
     """(wall, cpu, peak MB, read+parse pyprojects s, judge locks s, stale dirs) of one
     fresh process; ``cold`` empties the parsing caches before each lock."""
@@ -205,7 +230,7 @@ def judge(tree: Path, cold: bool = False) -> tuple[float, float, float, float, f
     out = proc.stdout.read().split()
     if status != 0:
         raise SystemExit(f"judge failed: {out}")
-    stale = out[3].split(",") if len(out) > 3 else []
+    stale = [s if s != "." else "" for s in out[3].split(",")] if len(out) > 3 else []
     return (
         wall,
         usage.ru_utime + usage.ru_stime,
@@ -324,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
             f"stale sanity: lockfix flags {len(stale)} locks ({lib_name(3)} and its "
             f"{len(stale) - 1} dependents); uv lock --check rejects {dependent} too"
         )
+        workspace(work, args, index, uv, env)
     finally:
         index.stop()
         if args.keep:
@@ -331,6 +357,41 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def workspace(
+    work: Path, args: argparse.Namespace, index: PackageIndex, uv: Path, env: dict[str, str]
+) -> None:
+    """The same packages as members of one workspace with one lock."""
+    took = build_workspace(work, args.packages, args.registry, index, uv)
+    tree = work / "workspace"
+    lock = tree / "uv.lock"
+    print(
+        f"workspace of {args.packages} members: one uv.lock of "
+        f"{lock.read_text().count('[[package]]')} entries, {lock.stat().st_size / 1e6:.1f} MB "
+        f"(uv lock took {took:.1f} s)"
+    )
+    results = [judge(tree) for _ in range(args.runs)]
+    assert all(not r[5] for r in results), results[0][5]
+    wall = statistics.median(r[0] for r in results)
+    print(
+        f"lockfix (fresh process): median {wall:.3f} s wall, "
+        f"{statistics.median(r[1] for r in results):.3f} s CPU, "
+        f"peak {max(r[2] for r in results):.0f} MB; judging the lock "
+        f"{statistics.median(r[4] for r in results):.3f} s"
+    )
+    times = []
+    for _ in range(max(1, min(args.runs, 3))):
+        elapsed, rc = uv_check(uv, tree, env)
+        assert rc == 0, "uv lock --check rejects the workspace lock"
+        times.append(elapsed)
+    per = statistics.median(times)
+    print(f"uv lock --check on the workspace: median {per:.3f} s; ratio {per / wall:.1f}x")
+    member = tree / "packages" / lib_name(3) / "pyproject.toml"
+    member.write_text(member.read_text().replace('"rich",', '"rich",\n    "six",'))
+    assert judge(tree)[5] == [""], "lockfix misses a changed member"
+    assert uv_check(uv, tree, env)[1] != 0, "uv accepts a changed member"
+    print("stale sanity: one member gains a dependency; lockfix and uv both reject the lock")
 
 
 if __name__ == "__main__":

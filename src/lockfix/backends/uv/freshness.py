@@ -25,16 +25,24 @@ pyprojects and compares it with the lock the way uv's ``Lock::satisfies`` and
   ``[tool.uv] dev-dependencies`` as group ``dev``; empty groups count from revision 1).
 
 Speed: a uv.lock is mostly ``[[package]]`` tables of registry packages, which carry no
-project record. Only the head of the file and the tables of local packages (source
-``editable``, ``virtual`` or ``directory``) are parsed with ``tomllib``; the rest is
-skipped unread, so its TOML syntax is not validated here (conflict markers are found by
-``lockfix check``'s own scan).
+project record. They are skipped unread (found with ``str.find``); the head of the file
+goes through ``tomllib``; the tables of local packages (source ``editable``, ``virtual``
+or ``directory``) through a strict reader of the exact layout uv writes, which hands
+anything else (comments, escapes, another layout) to ``tomllib``. Their arrays of
+resolved edges (``dependencies``, ``[package.optional-dependencies]``,
+``[package.dev-dependencies]``) are skipped too. So TOML errors in what is skipped are not
+reported here (conflict markers are found by ``lockfix check``'s own scan). Requirement
+and marker parsing is cached: a monorepo repeats the same requirements in every lock.
 
 Not judged (reported fresh when nothing else differs): dynamic ``dependencies`` or
 ``optional-dependencies`` (uv would build the package), local packages whose directory is
-not among the known manifests, lists of sources with markers, ``[tool.uv] environments``,
-``conflicts`` and ``exclude-newer`` values (only their presence), and which index a
-registry package came from.
+not among the known manifests, local packages without ``[package.metadata]`` (uv >= 0.8
+may omit it; uv then compares resolved edges), lists of sources with markers,
+``[tool.uv] environments`` and ``conflicts``, the value of ``exclude-newer`` (only its
+presence), which index a registry package came from, and whether the locked versions
+still satisfy the requirements (uv re-resolves; a hand-edited version is not caught).
+``[tool.uv]`` settings (``resolution``...) count as uv counts them without
+``--no-config``.
 """
 
 from __future__ import annotations
@@ -86,6 +94,14 @@ class UvFreshness:
 
 
 # --------------------------------------------------------------------------- workspace
+
+
+_SEPARATORS = re.compile(r"[-_.]+")
+
+
+def _canon(name: str) -> str:
+    """PEP 503 normal name (``canonicalize_name`` without its validation, 5x cheaper)."""
+    return _SEPARATORS.sub("-", name).lower()
 
 
 def _table(data: Mapping[str, Any], *path: str) -> Mapping[str, Any]:
@@ -624,9 +640,9 @@ def _pep508(text: str) -> tuple[str, tuple[str, ...], frozenset[tuple[str, str]]
         parts = [] if not extras_text or not extras_text.strip() else extras_text.split(",")
         extras = [_EXTRA.fullmatch(p) for p in parts]
         if spec is not None and all(extras):
-            names = tuple(sorted({canonicalize_name(e.group(1)) for e in extras if e}))
+            names = tuple(sorted({_canon(e.group(1)) for e in extras if e}))
             marker = _norm_marker(m.group("marker") or "")
-            return canonicalize_name(m.group("name")), names, spec, marker, None
+            return _canon(m.group("name")), names, spec, marker, None
     req = Requirement(text)
     spec = _specifiers(str(req.specifier)) or frozenset()
     return (
@@ -663,8 +679,8 @@ def _locked_req(text: str) -> _Req:
 
 def _from_lock(entry: Mapping[str, Any]) -> _Req:
     """A ``requires-dist`` / ``requires-dev`` entry of the lock."""
-    name = canonicalize_name(str(entry.get("name", "")))
-    extras = tuple(sorted({canonicalize_name(str(x)) for x in entry.get("extras", []) or []}))
+    name = _canon(str(entry.get("name", "")))
+    extras = tuple(sorted({_canon(str(x)) for x in entry.get("extras", []) or []}))
     spec = str(entry.get("specifier", ""))
     source: tuple[str, ...] = ("registry",)
     for key in _SOURCE_KEYS:
@@ -681,11 +697,21 @@ def _from_lock(entry: Mapping[str, Any]) -> _Req:
             source = ("index", _url_key(value))
         break
     marker = _norm_marker(str(entry.get("marker", "")))
-    extras_text = f"[{','.join(extras)}]" if extras else ""
-    shown = f"{name}{extras_text}{spec}" + (f"; {marker}" if marker else "")
-    if source[0] not in ("registry", "index"):
-        shown = f"{name}{extras_text} @ {source[1]}" + (f"; {marker}" if marker else "")
-    return _Req(name, extras, _specifiers(spec) or frozenset(), source, marker, shown)
+    return _Req(name, extras, _specifiers(spec) or frozenset(), source, marker, "")
+
+
+def _show(req: _Req) -> str:
+    """How a requirement reads in a reason: as the pyproject wrote it, or in PEP 508 form
+    for a lock entry (rendered only when it is reported)."""
+    if req.shown:
+        return req.shown
+    extras = f"[{','.join(req.extras)}]" if req.extras else ""
+    if req.source[0] in ("registry", "index"):
+        spec = ",".join(f"{op}{v}" for op, v in sorted(req.specifier, key=lambda c: (c[1], c[0])))
+        text = f"{req.name}{extras}{spec}"
+    else:
+        text = f"{req.name}{extras} @ {req.source[1]}"
+    return text + (f"; {req.marker}".replace('"', "'") if req.marker else "")
 
 
 @dataclass(frozen=True)
@@ -788,8 +814,8 @@ def _diff(
                 del bucket[i]
                 break
         else:
-            added.append(req.shown)
-    return added, [r.shown for bucket in unmatched.values() for r in bucket]
+            added.append(_show(req))
+    return added, [_show(r) for bucket in unmatched.values() for r in bucket]
 
 
 def _change(what: str, added: Sequence[str], removed: Sequence[str]) -> str | None:
