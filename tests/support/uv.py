@@ -50,7 +50,8 @@ def uv_env(home: Path, index_url: str | None = None) -> dict[str, str]:
     cache and, when given, the test index as uv's default index (no PyPI)."""
     env = {k: v for k, v in isolated_env(home).items() if not k.startswith("UV_")}
     env["UV_CACHE_DIR"] = str(home / "uv-cache")
-    env["UV_NO_CONFIG"] = "1"  # no uv.toml from the machine or the user
+    # no uv.toml of the user's (XDG_CONFIG_HOME is the test's); a project's own [tool.uv]
+    # settings are uv's to read, as for users
     env["UV_PYTHON_DOWNLOADS"] = "never"
     if index_url is not None:
         env["UV_DEFAULT_INDEX"] = index_url

@@ -481,9 +481,9 @@ def _run_checks(git: Git, root: Path, paths: Sequence[str], wanted: Sequence[str
                                                   manifest=True)}
         manifests = {d: r.data for d, r in reads.items() if r.data is not None}
     hits = finish_marker_scan(grep)
-    # projects whose lock is another package's (uv workspace members) need none of their own
-    covered = {m for d, p in packages.items() if p.has_lock and d in manifests
-               for m in BY_NAME[p.backend].members(manifests[d], d, set(manifests))}
+    # projects whose lock is another package's (uv workspace members): the lock's backend
+    owner = {m: p.backend for d, p in packages.items() if p.has_lock and d in manifests
+             for m in BY_NAME[p.backend].members(manifests[d], d, set(manifests))}
 
     findings: list[Finding] = []
     for d in sorted(selected):
@@ -492,7 +492,7 @@ def _run_checks(git: Git, root: Path, paths: Sequence[str], wanted: Sequence[str
             if found and path not in hits:  # a file git treats as binary, or not scanned
                 hits[path] = found
         findings.extend(r.findings)
-        if r.needs_lock and d not in covered:
+        if r.needs_lock and d not in owner:
             pkg, backend = packages[d], BY_NAME[r.needs_lock]
             lockfile = posixpath.join(d, backend.lockfile) if d else backend.lockfile
             command = backend.checks().lock_command(pkg.label)
@@ -505,7 +505,10 @@ def _run_checks(git: Git, root: Path, paths: Sequence[str], wanted: Sequence[str
     findings.sort(key=lambda f: (f.file, f.line or 0, f.kind))
     by_manager: dict[str, int] = {}
     for d in sorted(selected):
-        label = BY_NAME[packages[d].backend].label
+        pkg, manifest = packages[d], manifests.get(d)
+        name = pkg.backend if pkg.has_lock else owner.get(d) or next(
+            (b.name for b in BACKENDS if manifest is not None and b.owns(manifest)), None)
+        label = BY_NAME[name].label if name else "other"
         by_manager[label] = by_manager.get(label, 0) + 1
     return Report(root, findings, len(selected), by_manager)
 

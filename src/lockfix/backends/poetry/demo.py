@@ -8,6 +8,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from lockfix.sandbox import git_sandbox, offline
+
 CORE, GATEWAY, WORKER = "packages/core", "packages/api-gateway", "packages/background-worker"
 PACKAGES: dict[str, tuple[str, dict[str, str]]] = {
     CORE: ("core", {"requests": "^2.30"}),
@@ -69,18 +71,8 @@ def sandbox_env(home: Path, executable: Path) -> dict[str, str]:
         "POETRY_DATA_DIR": str(home / "poetry-data"),
         "POETRY_VIRTUALENVS_CREATE": "false",
         **git_sandbox(home),
+        **offline(),
         "LOCKFIX_POETRY": str(executable),
-    }
-
-
-def git_sandbox(home: Path) -> dict[str, str]:
-    return {
-        "GIT_CONFIG_GLOBAL": str(home / "gitconfig"),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "Demo",
-        "GIT_AUTHOR_EMAIL": "demo@example.invalid",
-        "GIT_COMMITTER_NAME": "Demo",
-        "GIT_COMMITTER_EMAIL": "demo@example.invalid",
     }
 
 

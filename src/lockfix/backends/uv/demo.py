@@ -7,7 +7,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from lockfix.backends.poetry.demo import CORE, GATEWAY, WORKER, git_sandbox
+from lockfix.sandbox import git_sandbox, offline
+
+CORE, GATEWAY, WORKER = "packages/core", "packages/api-gateway", "packages/background-worker"
 
 PACKAGES: dict[str, tuple[str, list[str]]] = {
     CORE: ("core", ["requests>=2.30"]),
@@ -47,9 +49,10 @@ class UvDemo:
         return {
             **{k: v for k, v in os.environ.items() if not k.startswith(("UV_", "GIT_"))},
             "UV_CACHE_DIR": str(home / "uv-cache"),
-            "UV_NO_CONFIG": "1",
+            "XDG_CONFIG_HOME": str(home / "config"),  # no user uv.toml; the project's index
             "UV_PYTHON_DOWNLOADS": "never",
             **git_sandbox(home),
+            **offline(),
             "LOCKFIX_UV": str(executable),
         }
 
