@@ -127,3 +127,23 @@ def test_am_three_way_sides_are_the_trees_git_merges(repo: GitRepo, tmp_path: Pa
     assert op is not None and op.kind == "am"
     assert git.operation_sides(op) == (base, ours, theirs)
     assert repo.status() == "D  gone\nUU lock\nA  new\n"  # git's index, untouched by all this
+
+
+def test_revert_of_a_merge_names_the_merge(repo: GitRepo, tmp_path: Path) -> None:
+    """``git revert -m 1 <merge>`` of a merge that took ``lock`` from its branch: the
+    base is the merge itself, not the branch commit that holds the same blob."""
+    repo.branch("topic")
+    repo.checkout("topic")
+    repo.write("lock", "a\nb\nc\ntopic\n")
+    repo.commit_all("topic")
+    repo.checkout("main")
+    repo.write("keep", "main moved on\n")
+    repo.commit_all("main")
+    repo.git("merge", "--no-ff", "--no-edit", "topic")
+    merge = repo.head()
+    repo.write("lock", "a\nb\nc\ntopic\nlater\n")
+    repo.commit_all("later")
+    out = probe(repo, tmp_path)
+    assert repo.git("revert", "--no-edit", "-m", "1", merge, check=False).returncode != 0
+    [[_, sides]] = found(out)
+    assert sides == [merge, repo.head("HEAD"), repo.head(f"{merge}^1"), "revert"]

@@ -265,6 +265,7 @@ class Git:
             ) == [base_blob, theirs_blob]:
                 return trees[0], head, trees[1], "am"
         seen: set[str] = set()
+        revert_guess: tuple[str, str, str, str] | None = None
         for rev, how in self._candidate_commits(env):
             sha, blob, parent, parent_blob = self.object_ids(
                 [f"{rev}^{{commit}}", f"{rev}:{path}", f"{rev}^1", f"{rev}^1:{path}"]
@@ -273,10 +274,14 @@ class Git:
                 continue
             seen.add(sha)
             if blob != theirs_blob:
-                # a revert merges the reverted commit's parent, with that commit as base
+                # a revert merges the reverted commit's parent, with that commit as base:
+                # taken at once from the sequencer's own trace, else only when HEAD's
+                # history holds no better match (see below)
                 if base_blob is not None and blob == base_blob and parent is not None \
                         and parent_blob == theirs_blob:
-                    return sha, head, parent, "revert"
+                    if how == "revert":
+                        return sha, head, parent, how
+                    revert_guess = revert_guess or (sha, head, parent, "revert")
                 continue
             # a replayed (picked, stashed) commit's base is its parent; a merge's is the
             # merge base: the blob check decides between them for the other traces
@@ -294,7 +299,7 @@ class Git:
         parent = self.rev_parse(reverted + "^1") if reverted else None
         if reverted is not None and parent is not None:
             return reverted, head, parent, "revert"
-        return None
+        return revert_guess  # a ref tip or recent HEAD: a commit reverted from elsewhere
 
     def _reverted_commit(
         self, head: str, path: str, base_blob: str | None, theirs_blob: str, depth: int = 500
@@ -303,11 +308,15 @@ class Git:
 
         git leaves no trace of a single revert until it stops, and the reverted commit
         is rarely a ref tip or in the reflog of a fresh clone; but it is almost always an
-        ancestor of HEAD that changed ``path`` from the theirs blob to the base blob.
-        One ``rev-list`` and one batched blob lookup, however deep."""
+        ancestor of HEAD that changed ``path`` from the theirs blob to the base blob (a
+        merge reverted with ``-m 1``: compared with its first parent). One ``rev-list``
+        and one batched blob lookup, however deep."""
         if base_blob is None:
             return None
-        commits = self.run("rev-list", f"--max-count={depth}", head, "--", path, check=False).split()
+        # --full-history: a merge that took the file from its second parent is listed too,
+        # so `git revert -m 1 <merge>` finds the merge itself rather than the side commit
+        commits = self.run("rev-list", "--full-history", f"--max-count={depth}", head, "--", path,
+                           check=False).split()
         ids = self.object_ids([spec for c in commits for spec in (f"{c}:{path}", f"{c}^1:{path}")])
         for i, commit in enumerate(commits):
             if ids[2 * i] == base_blob and ids[2 * i + 1] == theirs_blob:
