@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 from hypothesis import given
 from hypothesis import strategies as st
 
+from lockfix.errors import LockfixError
 from lockfix.markers import Marker, find_markers, has_conflicts, split_conflicts
+from lockfix.sides import TWO_WAY, from_markers
+from lockfix.toml import load_toml
 
 MERGE = """\
 [tool.poetry.dependencies]
@@ -94,3 +100,59 @@ def test_split_inverts_git_diff3_rendering(regions, tail) -> None:
     assert split.ours == "".join(ours_all + tail)
     assert split.base == "".join(base_all + tail)
     assert split.theirs == "".join(theirs_all + tail)
+
+
+# -- zdiff3: same grammar, but the rebuilt base may be a file that never existed ----------
+
+BASE = 'a = 1\n\n[tool]\nz = 0\n'
+
+
+def _package(name: str, tail: str) -> str:
+    return f'a = 1\n\n[[package]]\nname = "{name}"\n{tail}\n[tool]\nz = 0\n'
+
+
+def _merge_file(tmp_path: Path, style: str, ours: str, theirs: str) -> str:
+    """git's own rendering of a conflict between ``ours`` and ``theirs`` over BASE."""
+    for name, text in (("o", ours), ("b", BASE), ("t", theirs)):
+        (tmp_path / name).write_text(text)
+    proc = subprocess.run(
+        ["git", "merge-file", "-p", f"--{style}", "o", "b", "t"],
+        cwd=tmp_path, capture_output=True, text=True,
+    )
+    assert proc.returncode == 1, proc.stderr  # one conflict
+    return proc.stdout
+
+
+def test_zdiff3_sides_are_exact_but_its_base_is_not_toml(tmp_path: Path) -> None:
+    ours, theirs = _package("attrs", 'files = [\n  "x",\n]\n'), _package("anyio", 'files = [\n  "y",\n]\n')
+    text = _merge_file(tmp_path, "zdiff3", ours, theirs)
+    assert text.index("[[package]]") < text.index("<<<<<<<")  # moved out of the region
+    split = split_conflicts(text)
+    assert split is not None
+    assert (split.ours, split.theirs) == (ours, theirs)
+    assert split.base is not None and split.base != BASE
+    sides = from_markers(text)
+    assert sides is not None
+    assert (sides.base, sides.ours, sides.theirs, sides.origin) == (None, ours, theirs, TWO_WAY)
+
+
+def _named_packages(text: str) -> None:
+    if any("name" not in p for p in load_toml(text, "base").get("package", [])):
+        raise LockfixError("a [[package]] without a name")
+
+
+def test_zdiff3_base_that_parses_but_a_backend_rejects(tmp_path: Path) -> None:
+    ours, theirs = _package("attrs", "opt = false\n"), _package("anyio", "opt = false\n")
+    text = _merge_file(tmp_path, "zdiff3", ours, theirs)
+    plain = from_markers(text)  # valid TOML: a line-level base, kept without a reader
+    assert plain is not None and plain.base is not None and plain.origin == "markers"
+    sides = from_markers(text, check_base=_named_packages)
+    assert sides is not None
+    assert (sides.base, sides.ours, sides.theirs, sides.origin) == (None, ours, theirs, TWO_WAY)
+
+
+def test_diff3_base_is_exact_and_kept(tmp_path: Path) -> None:
+    ours, theirs = _package("attrs", "opt = false\n"), _package("anyio", "opt = false\n")
+    sides = from_markers(_merge_file(tmp_path, "diff3", ours, theirs), check_base=_named_packages)
+    assert sides is not None
+    assert (sides.base, sides.ours, sides.theirs, sides.origin) == (BASE, ours, theirs, "markers")

@@ -89,8 +89,9 @@ def run_command(paths: tuple[str, ...], dry_run: bool, no_stage: bool, jobs: int
                  stage=not no_stage, quiet=quiet))
 
 
-_ATTRIBUTES_HELP = ("Where the attribute lines go: the committed root .gitattributes (default) "
-                    "or .git/info/attributes (this clone only, nothing to commit).")
+_ATTRIBUTES_HELP = ("Where the attribute lines go: the committed root .gitattributes plus the "
+                    "clone's info/attributes (default), or only the clone's info/attributes "
+                    "(nothing to commit).")
 
 
 @main.command("check")

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shlex
+import shutil
 import subprocess
-from collections.abc import Iterable, Iterator, Sequence
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,8 +28,8 @@ class GitError(LockfixError):
 class Operation:
     """The merge-like operation a repository is stopped in, and the commit it brings in."""
 
-    kind: str  # "merge" | "rebase" | "cherry-pick" | "revert"
-    theirs: str  # the incoming commit (MERGE_HEAD, REBASE_HEAD, CHERRY_PICK_HEAD, ...)
+    kind: str  # "merge" | "rebase" | "cherry-pick" | "revert" | "am"
+    theirs: str  # the incoming commit (MERGE_HEAD, REBASE_HEAD, ...); for am, the patch file
 
 
 class Git:
@@ -36,14 +39,19 @@ class Git:
         self.cwd = Path(cwd)
 
     def run_bytes(
-        self, args: Sequence[str], *, check: bool = True, input: bytes | None = None
+        self,
+        args: Sequence[str],
+        *,
+        check: bool = True,
+        input: bytes | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> subprocess.CompletedProcess[bytes]:
         proc = subprocess.run(
             ["git", *args],
             cwd=self.cwd,
             input=input,
             capture_output=True,
-            env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"},
+            env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", **(env or {})},
         )
         if check and proc.returncode != 0:
             err = proc.stderr.decode(errors="replace").strip()
@@ -66,6 +74,12 @@ class Git:
 
     def git_dir(self) -> Path:
         path = Path(self.run("rev-parse", "--git-dir").strip())
+        return path if path.is_absolute() else self.cwd / path
+
+    def git_path(self, name: str) -> Path:
+        """Where git itself reads ``$GIT_DIR/<name>``: ``info/attributes`` of a linked
+        worktree is the common dir's, ``rebase-apply`` its own (``git rev-parse --git-path``)."""
+        path = Path(self.run("rev-parse", "--git-path", name).strip())
         return path if path.is_absolute() else self.cwd / path
 
     def rev_parse(self, rev: str) -> str | None:
@@ -122,17 +136,27 @@ class Git:
             sha = self.rev_parse(ref)
             if sha:
                 return Operation(kind, sha)
+        patch = self.git_dir() / "rebase-apply" / "patch"
+        if (patch.parent / "applying").is_file() and patch.is_file():  # git am, not rebase
+            return Operation("am", str(patch))
         return None
 
     def operation_sides(self, op: Operation) -> tuple[str | None, str, str]:
         """(base, ours, theirs) commits of a stopped operation, as git merged them.
 
         A merge's base is the merge base; a rebase or cherry-pick replays ``theirs`` onto
-        HEAD, so its base is the replayed commit's parent; a revert applies the reverse.
+        HEAD, so its base is the replayed commit's parent; a revert applies the reverse;
+        ``git am`` merges trees rebuilt from the patch (tree ids, which read like commits
+        in ``rev:path``).
         """
         head = self.rev_parse("HEAD")
         if head is None:
             raise GitError("HEAD does not name a commit")
+        if op.kind == "am":
+            trees = self.am_trees(head)
+            if trees is None:
+                raise GitError("cannot rebuild the sides of the patch `git am` is applying")
+            return trees[0], head, trees[1]
         if op.kind == "merge":
             return self.merge_base(head, op.theirs), head, op.theirs
         parent = self.rev_parse(op.theirs + "^")
@@ -221,8 +245,10 @@ class Git:
     def merging_commits(
         self, env: dict[str, str], path: str, base_blob: str | None, ours_blob: str, theirs_blob: str
     ) -> tuple[str | None, str, str, str] | None:
-        """(base, ours, theirs, how) commits of the merge a driver runs in, or None.
+        """(base, ours, theirs, how) of the merge a driver runs in, or None.
 
+        Each is a commit, except for ``git am``, whose base and theirs are trees rebuilt
+        from the patch (both read the same way: ``rev:path``, ``git archive rev``).
         A candidate is accepted only if its blob at ``path`` is the one git passed as
         theirs, HEAD's is ours, and the derived base holds the base blob: a wrong guess
         would regenerate the lock against the wrong pyproject.toml.
@@ -230,7 +256,16 @@ class Git:
         head, head_blob = self.object_ids(["HEAD^{commit}", f"HEAD:{path}"])
         if head is None or head_blob != ours_blob:
             return None
+        if (self.git_dir() / "rebase-apply" / "applying").is_file():
+            # git am: exactly the trees git merges, rebuilt from the patch (no commit
+            # holds them); checked against the blobs like any guess
+            trees = self.am_trees(head)
+            if trees is not None and self.object_ids(
+                [f"{trees[0]}:{path}", f"{trees[1]}:{path}"]
+            ) == [base_blob, theirs_blob]:
+                return trees[0], head, trees[1], "am"
         seen: set[str] = set()
+        revert_guess: tuple[str, str, str, str] | None = None
         for rev, how in self._candidate_commits(env):
             sha, blob, parent, parent_blob = self.object_ids(
                 [f"{rev}^{{commit}}", f"{rev}:{path}", f"{rev}^1", f"{rev}^1:{path}"]
@@ -239,6 +274,14 @@ class Git:
                 continue
             seen.add(sha)
             if blob != theirs_blob:
+                # a revert merges the reverted commit's parent, with that commit as base:
+                # taken at once from the sequencer's own trace, else only when HEAD's
+                # history holds no better match (see below)
+                if base_blob is not None and blob == base_blob and parent is not None \
+                        and parent_blob == theirs_blob:
+                    if how == "revert":
+                        return sha, head, parent, how
+                    revert_guess = revert_guess or (sha, head, parent, "revert")
                 continue
             # a replayed (picked, stashed) commit's base is its parent; a merge's is the
             # merge base: the blob check decides between them for the other traces
@@ -252,4 +295,82 @@ class Git:
                 return parent, head, sha, how
             if base_blob is None and parent is None and not bases:
                 return None, head, sha, how
+        reverted = self._reverted_commit(head, path, base_blob, theirs_blob)
+        parent = self.rev_parse(reverted + "^1") if reverted else None
+        if reverted is not None and parent is not None:
+            return reverted, head, parent, "revert"
+        return revert_guess  # a ref tip or recent HEAD: a commit reverted from elsewhere
+
+    def _reverted_commit(
+        self, head: str, path: str, base_blob: str | None, theirs_blob: str, depth: int = 500
+    ) -> str | None:
+        """The commit a running ``git revert`` undoes, searched in HEAD's history of ``path``.
+
+        git leaves no trace of a single revert until it stops, and the reverted commit
+        is rarely a ref tip or in the reflog of a fresh clone; but it is almost always an
+        ancestor of HEAD that changed ``path`` from the theirs blob to the base blob (a
+        merge reverted with ``-m 1``: compared with its first parent). One ``rev-list``
+        and one batched blob lookup, however deep."""
+        if base_blob is None:
+            return None
+        # --full-history: a merge that took the file from its second parent is listed too,
+        # so `git revert -m 1 <merge>` finds the merge itself rather than the side commit
+        commits = self.run("rev-list", "--full-history", f"--max-count={depth}", head, "--", path,
+                           check=False).split()
+        ids = self.object_ids([spec for c in commits for spec in (f"{c}:{path}", f"{c}^1:{path}")])
+        for i, commit in enumerate(commits):
+            if ids[2 * i] == base_blob and ids[2 * i + 1] == theirs_blob:
+                return commit
         return None
+
+    def am_trees(self, head: str | None) -> tuple[str, str] | None:
+        """(base tree, theirs tree) of the patch ``git am -3`` is applying, or None.
+
+        No commit holds a mailed patch's blobs, but git's three-way fallback merges trees
+        it builds from the patch: the blobs named by its ``index`` lines (the base), and
+        those with the patch applied (theirs). Rebuilt here the same way, with git's own
+        ``apply`` on private index files (the repository's index stays untouched; git
+        holds its lock while a driver runs), each laid over HEAD's tree so that files the
+        patch does not touch read the same on every side.
+        """
+        apply_dir = self.git_dir() / "rebase-apply"
+        patch = apply_dir / "patch"
+        if not (apply_dir / "applying").is_file() or not patch.is_file():
+            return None
+        opt_file = apply_dir / "apply-opt"  # `git am -p2`, `--directory=...`: as am applied
+        opts = shlex.split(opt_file.read_text()) if opt_file.is_file() else []
+        with tempfile.TemporaryDirectory(prefix="lockfix-am-") as tmp:
+            base_index, theirs_index = Path(tmp) / "base", Path(tmp) / "theirs"
+            if self.run_bytes(["apply", *opts, f"--build-fake-ancestor={base_index}", str(patch)],
+                              check=False).returncode != 0:
+                return None  # the preimage blobs are not in this repository
+            shutil.copyfile(base_index, theirs_index)
+            if self.run_bytes(["apply", *opts, "--cached", str(patch)], check=False,
+                              env={"GIT_INDEX_FILE": str(theirs_index)}).returncode != 0:
+                return None
+            base, theirs = self._index_entries(base_index), self._index_entries(theirs_index)
+            touched = sorted(base.keys() | theirs.keys())
+            return (self._tree_over(head, base, touched, Path(tmp) / "base-tree"),
+                    self._tree_over(head, theirs, touched, Path(tmp) / "theirs-tree"))
+
+    def _index_entries(self, index: Path) -> dict[str, str]:
+        """path -> "mode sha" of the stage-0 entries in a private index file."""
+        out = self.run_bytes(["ls-files", "-s", "-z"], env={"GIT_INDEX_FILE": str(index)}).stdout
+        entries = {}
+        for raw in out.split(b"\0"):
+            if raw:
+                meta, _, name = raw.decode("utf-8", errors="surrogateescape").partition("\t")
+                mode, sha, _stage = meta.split()
+                entries[name] = f"{mode} {sha}"
+        return entries
+
+    def _tree_over(self, head: str | None, entries: Mapping[str, str], touched: Sequence[str],
+                   index: Path) -> str:
+        """The tree of ``head`` with each touched path set to ``entries`` (absent: removed)."""
+        env = {"GIT_INDEX_FILE": str(index)}
+        self.run_bytes(["read-tree", head] if head else ["read-tree", "--empty"], env=env)
+        zero = "0" * len(head or "0" * 40)
+        info = "".join(f"{entries.get(p, '0 ' + zero)}\t{p}\0" for p in touched)
+        self.run_bytes(["update-index", "-z", "--index-info"], input=info.encode("utf-8", "surrogateescape"),
+                       env=env)
+        return self.run_bytes(["write-tree"], env=env).stdout.decode().strip()

@@ -13,6 +13,13 @@ or the merge driver's ``%L`` says otherwise)::
 
 Used to split a conflict-marked file back into its sides (when no index stages exist)
 and by ``lockfix check`` to find markers left in committed files.
+
+diff3 and zdiff3 write the same grammar, but only diff3's rebuilt base is a base: zdiff3
+also moves the lines that open or close both the ours and the theirs section out of the
+region (git's ``xdl_refine_zdiff3_conflicts``), while the base section keeps the whole
+base hunk. Joined with the lines outside the regions, such a base holds lines the base
+never had, and nothing in the text tells the two styles apart. Ours and theirs are exact
+either way; :mod:`lockfix.sides` decides whether the rebuilt base can be used.
 """
 
 from __future__ import annotations
@@ -104,7 +111,7 @@ class SplitSides:
 
     ours: str
     theirs: str
-    base: str | None  # None unless every region carried a diff3 base section
+    base: str | None  # None unless every region carried a base section (diff3, zdiff3)
     regions: int
 
 

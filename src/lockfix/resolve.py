@@ -127,7 +127,7 @@ def _plan_lock(plan: Plan, git: Git, root: Path, unmerged: Mapping[str, dict[int
         found = sides.from_index(git, rel, unmerged[rel])
     text = _read(root, rel)
     if found is None and text is not None:
-        found = sides.from_markers(text)
+        found = sides.from_markers(text, check_base=lambda base: backend.lock_version(base, rel))
     if found is not None:
         merged = backend.merge_locks(found.base, found.ours, found.theirs, settings.lock_policy,
                                      where=rel, manifest=plan.manifest_data)

@@ -3,16 +3,19 @@
 In order of trust: git's index stages (exact, written by git when it stopped), the
 commits of a stopped operation (exact, for files git merged "cleanly" into invalid TOML),
 then the conflict markers in the file itself (the only source left when a file was
-committed with markers; without a diff3 ``|||||||`` section the base is unknown).
+committed with markers; without a diff3 ``|||||||`` section the base is unknown, and a
+zdiff3 one may rebuild a base that never existed: see :func:`from_markers`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from lockfix import markers
 from lockfix.errors import LockfixError
 from lockfix.git import Git
+from lockfix.toml import load_toml
 
 
 @dataclass(frozen=True)
@@ -53,9 +56,30 @@ def from_operation(git: Git, path: str) -> Sides | None:
     return Sides(None if base is None else _text(base), _text(ours), _text(theirs), "commits")
 
 
-def from_markers(text: str) -> Sides | None:
-    """Split a conflict-marked file; None when it holds no well-formed conflict."""
+#: origin of sides whose rebuilt base was dropped (see :func:`from_markers`)
+TWO_WAY = "markers, merged two-way: no usable base (zdiff3?)"
+
+
+def from_markers(text: str, check_base: Callable[[str], object] | None = None) -> Sides | None:
+    """Split a conflict-marked file; None when it holds no well-formed conflict.
+
+    The base rebuilt from base sections is used only if it parses (every file lockfix
+    merges is TOML) and ``check_base`` (a backend's reader, raising
+    :class:`~lockfix.errors.LockfixError`) accepts it. zdiff3 markers can rebuild a
+    "base" that is neither: a ``[[package]]`` header both sides wrote, moved out of its
+    region, then heads the base hunk of another package. There the sides are merged
+    two-way, base unknown, as for markers without base sections, rather than not at all.
+    A base that passes is a line-level base of the two rebuilt sides even from zdiff3:
+    each line it has that the true base lacked is in ours and theirs alike.
+    """
     split = markers.split_conflicts(text)
     if split is None:
         return None
+    if split.base is not None:
+        try:
+            load_toml(split.base, "base")
+            if check_base is not None:
+                check_base(split.base)
+        except LockfixError:  # MalformedToml included
+            return Sides(None, split.ours, split.theirs, TWO_WAY)
     return Sides(split.base, split.ours, split.theirs, "markers")

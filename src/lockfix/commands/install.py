@@ -2,9 +2,13 @@
 
 git needs two things before it runs a custom driver: the command, in git config
 (``merge.lockfix.*``), and attributes that route files to it. The config is per clone
-(or global) and never committed; the attribute lines usually live in the committed root
-``.gitattributes``. Install adds only what is missing and marks the attribute lines it
-adds, so uninstall removes exactly those and nothing the user wrote.
+(or global) and never committed. git reads merge attributes from the checked-out tree,
+so the committed root ``.gitattributes`` (for teammates) routes only merges whose trees
+carry it: merging main into a branch older than it, or rebasing a branch that adds it,
+would bypass the driver. So a clone's install also writes ``$GIT_COMMON_DIR/info/attributes``
+(``git rev-parse --git-path``: shared by every worktree, read whatever the trees say).
+Install adds only what is missing and marks the attribute lines it adds, so uninstall
+removes exactly those and nothing the user wrote.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import re
 import shlex
 import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,9 +27,10 @@ from lockfix.backends import LOCKFILES
 from lockfix.git import Git
 
 DRIVER = "lockfix"
-#: every file the driver takes: each backend's lock, then the manifest they share
-ROUTED = (*LOCKFILES, PYPROJECT)
-ATTRIBUTE_LINES = tuple(f"{name} merge={DRIVER}" for name in ROUTED)
+#: Every file name routed to the driver: each backend's lock, then the manifest they
+#: share; the one list (gitattributes.example matches it, a test checks).
+ROUTED_FILES = (*LOCKFILES, PYPROJECT)
+ATTRIBUTE_LINES = tuple(f"{name} merge={DRIVER}" for name in ROUTED_FILES)
 MARK = "# added by `lockfix install`; `lockfix uninstall` removes the lines below it"
 MARK_CREATED = MARK + " (and this file)"
 
@@ -46,22 +52,23 @@ def driver_command(git: Git) -> str:
 @dataclass(frozen=True)
 class Scope:
     config_args: tuple[str, ...]  # ("--local",) or ("--global",)
-    attributes: Path
+    attributes: tuple[Path, ...]  # the files install writes and uninstall cleans
 
 
 def resolve_scope(git: Git, *, global_: bool, attributes_file: str) -> Scope:
-    if global_:
+    if global_:  # core.attributesFile applies to every checkout, whatever its tree
         configured = git.run("config", "--global", "--get", "core.attributesFile", check=False)
         if configured.strip():
             path = Path(os.path.expanduser(configured.strip()))
         else:
             xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
             path = Path(xdg) / "git" / "attributes"
-        return Scope(("--global",), path)
+        return Scope(("--global",), (path,))
     root = git.toplevel()
+    info = git.git_path("info/attributes")  # where git reads it, also from a linked worktree
     if attributes_file == "info":
-        return Scope(("--local",), git.git_dir() / "info" / "attributes")
-    return Scope(("--local",), root / ".gitattributes")
+        return Scope(("--local",), (info,))
+    return Scope(("--local",), (root / ".gitattributes", info))
 
 
 def _config(git: Git, scope: Scope) -> dict[str, str]:
@@ -95,24 +102,31 @@ def install(git: Git, *, global_: bool, attributes_file: str, out: object = None
         if _config(git, scope).get(key) != value:
             git.run("config", *scope.config_args, key, value)
             changed.append(key)
-    path = scope.attributes
-    text = path.read_text(encoding="utf-8") if path.exists() else None
-    missing = _missing_lines(text or "")
-    if missing:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        block = "\n".join([MARK if text is not None else MARK_CREATED, *missing]) + "\n"
-        if text and not text.endswith("\n"):
-            block = "\n" + block.replace(MARK, MARK + " (after a final newline)", 1)
-        path.write_text((text or "") + block, encoding="utf-8")
-        changed.append(str(path))
+    for path in scope.attributes:
+        if _add_lines(path):
+            changed.append(str(path))
     where = "globally" if global_ else "in this clone"
     if changed:
         print(f"lockfix: driver installed {where}; updated {', '.join(changed)}")
-        if path.name == ".gitattributes" and missing:
-            print(f"lockfix: commit {path.name} so that everyone's merges use it")
+        if any(Path(c).name == ".gitattributes" for c in changed):
+            print("lockfix: commit .gitattributes so that everyone's merges use it")
     else:
         print(f"lockfix: already installed {where}; nothing changed")
     return 0
+
+
+def _add_lines(path: Path) -> bool:
+    """Append the missing attribute lines to ``path`` under the mark; True if it changed."""
+    text = path.read_text(encoding="utf-8") if path.exists() else None
+    missing = _missing_lines(text or "")
+    if not missing:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    block = "\n".join([MARK if text is not None else MARK_CREATED, *missing]) + "\n"
+    if text and not text.endswith("\n"):
+        block = "\n" + block.replace(MARK, MARK + " (after a final newline)", 1)
+    path.write_text((text or "") + block, encoding="utf-8")
+    return True
 
 
 def uninstall(git: Git, *, global_: bool, attributes_file: str) -> int:
@@ -123,8 +137,9 @@ def uninstall(git: Git, *, global_: bool, attributes_file: str) -> int:
         removed.append(f"merge.{DRIVER} config")
         if global_:
             _drop_if_empty(_global_config_file())
-    path = scope.attributes
-    if path.exists():
+    for path in scope.attributes:
+        if not path.exists():
+            continue
         text = path.read_text(encoding="utf-8")
         new = _strip_block(text)
         if new != text:
@@ -181,20 +196,42 @@ def _strip_block(text: str) -> str | None:
 
 
 def check(git: Git) -> int:
-    """Exit 0 when merges in this clone will use the driver; say what is missing if not."""
+    """Exit 0 when every merge in this clone will use the driver; say what is missing if not.
+
+    Routing must not depend on the checked-out tree (see the module docstring), so the
+    attributes are asked for as they apply to a tree without any .gitattributes: an
+    empty index read with ``--cached`` leaves info/attributes, core.attributesFile and
+    the system file, the ones git applies whatever the trees say."""
     problems = []
     driver = git.run("config", "--get", f"merge.{DRIVER}.driver", check=False).strip()
     if not driver:
         problems.append(f"git config has no merge.{DRIVER}.driver (run `lockfix install`)")
-    attrs = git.run("check-attr", "merge", "--", *ROUTED, check=False)
-    for line in attrs.splitlines():
-        if not line.endswith(f": merge: {DRIVER}"):
-            path = line.split(":", 1)[0]
-            problems.append(f"{path} is not routed to the driver (add `{path} merge={DRIVER}` "
-                            "to .gitattributes, or run `lockfix install`)")
+    in_tree = _routed(git, cached=False)
+    with tempfile.TemporaryDirectory(prefix="lockfix-") as tmp:
+        anywhere = _routed(git, cached=True, env={"GIT_INDEX_FILE": os.path.join(tmp, "index")})
+    for name in ROUTED_FILES:
+        if anywhere.get(name):
+            continue
+        if in_tree.get(name):
+            problems.append(f"{name} is routed to the driver only by the checked-out "
+                            ".gitattributes: merges with commits that lack it bypass the "
+                            "driver (run `lockfix install`)")
+        else:
+            problems.append(f"{name} is not routed to the driver (run `lockfix install`)")
     if problems:
         for p in problems:
             print(f"lockfix: not set up: {p}")
         return 1
     print(f"lockfix: set up: {driver}")
     return 0
+
+
+def _routed(git: Git, *, cached: bool, env: dict[str, str] | None = None) -> dict[str, bool]:
+    """Routed file name -> whether ``git check-attr`` says ``merge: lockfix`` for it."""
+    args = ["check-attr", *(["--cached"] if cached else []), "merge", "--", *ROUTED_FILES]
+    out = git.run_bytes(args, check=False, env=env).stdout.decode("utf-8", errors="replace")
+    result = {}
+    for line in out.splitlines():
+        path, _, value = line.rpartition(": merge: ")
+        result[path] = value == DRIVER
+    return result

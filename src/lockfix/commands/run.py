@@ -23,6 +23,7 @@ NEXT_STEP = {
     "rebase": "git rebase --continue",
     "cherry-pick": "git cherry-pick --continue",
     "revert": "git revert --continue",
+    "am": "git am --continue",
 }
 
 
