@@ -1,14 +1,16 @@
 """The engine behind ``lockfix run``: find what is wrong in each package, then fix it.
 
 Planning is pure reading (git stages, working files, parsing, hashing). Fixing a package
-writes its merged ``pyproject.toml`` and preferred ``poetry.lock`` into the package
-directory, lets Poetry relock there, and on any failure puts both files back
-byte-for-byte, so a failed package is left exactly as git left it.
+happens in a private tree under the git dir (:mod:`lockfix.privatetree`): its merged
+``pyproject.toml`` and preferred ``poetry.lock`` are written there, Poetry relocks there,
+and only the verified result replaces the working-tree files, atomically. A failed or
+interrupted package is left exactly as git left it.
 """
 
 from __future__ import annotations
 
 import posixpath
+import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lockfix import markers, sides
+from lockfix import markers, privatetree, sides
 from lockfix.backends.poetry import freshness as hashing
 from lockfix.backends.poetry.drift import find_drift
 from lockfix.backends.poetry.lock import lock_is_parseable_by, merge_locks, parse_lock
@@ -219,49 +221,60 @@ def plan_workspace(
 # -- execution ---------------------------------------------------------------------------
 
 
-def _snapshot(root: Path, rels: Iterable[str]) -> dict[str, bytes | None]:
-    out: dict[str, bytes | None] = {}
-    for rel in rels:
-        try:
-            out[rel] = (root / rel).read_bytes()
-        except FileNotFoundError:
-            out[rel] = None
-    return out
+def _tree_files(ws: Workspace, dirs: list[str]) -> list[str]:
+    """What a relock of the first of ``dirs`` can read: the files of each package (tracked,
+    or untracked and not ignored, such as a local ``poetry.toml``), nested packages apart."""
+    out = ws.git.run_bytes(
+        ["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *(d or "." for d in dirs)]
+    ).stdout
+    listed = list(dict.fromkeys(p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p))
+    return [f for d in dirs for f in privatetree.owned_files(listed, d, ws.plans)]
 
 
-def _restore(root: Path, saved: Mapping[str, bytes | None]) -> None:
-    for rel, data in saved.items():
-        path = root / rel
-        if data is None:
-            path.unlink(missing_ok=True)
-        else:
-            path.write_bytes(data)
+def apply_plan(ws: Workspace, plan: Plan, poetry: Relocker | None, settings: Settings,
+               *, area: Path | None = None) -> float:
+    """Relock one package in a private tree, then move its finished files into place.
 
-
-def apply_plan(ws: Workspace, plan: Plan, poetry: Relocker | None, settings: Settings) -> float:
-    """Write and relock one package; on failure restore its files and re-raise."""
+    The tree (under ``area``, see :func:`privatetree.run_area`) holds the package and every
+    package it reaches by path, at the same relative places, with their final manifests.
+    Nothing in the working tree changes until Poetry's lock is verified; then the lock and
+    then the manifest are replaced atomically. A failure or Ctrl-C leaves the package's
+    files as they were, and the tree is removed in every case.
+    """
     if plan.error is not None:
         raise plan.error
+    if area is None:
+        with privatetree.run_area(ws.git.git_dir()) as own:
+            return apply_plan(ws, plan, poetry, settings, area=own)
     root = ws.root
     pkg = plan.package
-    saved = _snapshot(root, [pkg.pyproject, pkg.lockfile])
     started = time.monotonic()
+    dirs = [pkg.dir, *ws.graph.reachable(pkg.dir)] if plan.relock else [pkg.dir]
+    overrides: dict[str, str | None] = {}
+    for d in dirs:
+        text = ws.plans[d].manifest_text if d in ws.plans else None
+        if text is not None:
+            overrides[ws.plans[d].package.pyproject] = text
+    finished = []
+    if plan.relock:
+        if poetry is None:
+            raise LockfixError("internal: relock planned without Poetry")
+        if plan.full_resolve:
+            overrides[pkg.lockfile] = None
+        elif plan.preferred_lock is not None:
+            overrides[pkg.lockfile] = plan.preferred_lock
+        finished.append(pkg.lockfile)
+    if plan.manifest_text is not None:
+        finished.append(pkg.pyproject)  # last: a final manifest means a finished package
+    tree = privatetree.tree_for(area, pkg.dir)
     try:
-        if plan.manifest_text is not None:
-            (root / pkg.pyproject).write_text(plan.manifest_text, encoding="utf-8")
-        if plan.relock:
-            if poetry is None:
-                raise LockfixError("internal: relock planned without Poetry")
-            lock_path = root / pkg.lockfile
-            if plan.full_resolve:
-                lock_path.unlink(missing_ok=True)
-            elif plan.preferred_lock is not None:
-                lock_path.write_text(plan.preferred_lock, encoding="utf-8")
-            poetry.relock(root / (pkg.dir or "."), timeout=settings.timeout)
-            _verify(root, pkg.pyproject, pkg.lockfile)
-    except BaseException:
-        _restore(root, saved)
-        raise
+        privatetree.materialize(root, tree, _tree_files(ws, dirs) if plan.relock else [], overrides)
+        if poetry is not None and plan.relock:
+            poetry.relock(tree / (pkg.dir or "."), timeout=settings.timeout)
+            _verify(tree, pkg.pyproject, pkg.lockfile)
+        privatetree.install(tree, root, finished)
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)
     return time.monotonic() - started
 
 
@@ -294,20 +307,24 @@ def execute(
     failed: set[str] = set()
     outcomes: list[Outcome] = []
 
-    def one(plan: Plan) -> Outcome:
+    def one(plan: Plan, area: Path) -> Outcome:
         blocked = [d for d in ws.graph.reachable(plan.package.dir) if d in failed]
         if blocked:
             return Outcome(plan, "skipped", message=f"path dependency failed: {', '.join(blocked)}")
         on_start(plan)
         try:
-            seconds = apply_plan(ws, plan, poetry, settings)
+            seconds = apply_plan(ws, plan, poetry, settings, area=area)
         except LockfixError as exc:
             return Outcome(plan, "failed", message=str(exc))
         return Outcome(plan, "resolved", seconds)
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    with privatetree.run_area(ws.git.git_dir()) as area, \
+            ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        privatetree.remove_leftovers(
+            ws.root, [rel for p in todo.values() for rel in (p.package.pyproject, p.package.lockfile)]
+        )
         for level in ws.graph.levels(todo):
-            for outcome in pool.map(one, [todo[d] for d in level]):
+            for outcome in pool.map(lambda plan: one(plan, area), [todo[d] for d in level]):
                 if outcome.status != "resolved":
                     failed.add(outcome.plan.package.dir)
                 outcomes.append(outcome)

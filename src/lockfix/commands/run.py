@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
+from lockfix import GIT_WORK_DIR, privatetree
 from lockfix.backends.poetry.tool import Poetry, PoetrySession, find_poetry
 from lockfix.config import Settings, load_settings
 from lockfix.errors import LockfixError
@@ -58,8 +59,10 @@ def run(
         poetry = find_poetry(settings.poetry)
     except LockfixError as exc:
         poetry_error = exc
-    # Poetry starts (and imports itself) while lockfix plans; unused, it is stopped at once
-    starting = poetry.session() if poetry and not dry_run else contextlib.nullcontext()
+    # Poetry starts (and imports itself) while lockfix plans; unused, it is stopped at once.
+    # It relocks in private trees under the git dir: its venvs go to a stable private place.
+    env = privatetree.poetry_env(git.git_dir() / GIT_WORK_DIR, os.environ)
+    starting = poetry.session(env) if poetry and not dry_run else contextlib.nullcontext()
     with starting as session:
         return _run(git, settings, only, poetry, session, poetry_error, dry_run=dry_run,
                     stage=stage, quiet=quiet, jobs=jobs, out=out, err=err)

@@ -1,0 +1,157 @@
+"""`lockfix run` when things go wrong around it, end to end (real git, real Poetry 1.8 and
+2.x, the local index): killed mid-relock (issue 11 item 6), a path dependency whose lock
+fails (issue 15 item 2), broken locks the merge never touched (issue 15 item 4)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.support.lockfix import lockfix
+from tests.support.poetry import PoetryExe
+from tests.support.repos import (
+    API_GATEWAY,
+    BACKGROUND_WORKER,
+    CORE,
+    GitRepo,
+    add_dependency,
+)
+
+pytestmark = pytest.mark.e2e
+
+PACKAGES = (CORE, API_GATEWAY, BACKGROUND_WORKER)
+
+
+def files_of(root: Path) -> dict[str, bytes]:
+    """Every file of the working tree (not .git), by relative path."""
+    out: dict[str, bytes] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not (dirpath == str(root) and d == ".git")]
+        for name in filenames:
+            path = Path(dirpath, name)
+            out[path.relative_to(root).as_posix()] = path.read_bytes()
+    return out
+
+
+def copy_repo(repo: GitRepo, dest: Path) -> GitRepo:
+    shutil.copytree(repo.path, dest, symlinks=True)
+    return GitRepo(path=dest, env=dict(repo.env), projects=dict(repo.projects))
+
+
+def conflicted_monorepo(make_monorepo: Callable[..., GitRepo], poetry: PoetryExe) -> GitRepo:
+    """Both branches add a dependency to each of the three packages: a merge that stops
+    with all three manifests and all three locks conflicted."""
+    repo = make_monorepo()
+    repo.branch("feature")
+    add_dependency(repo, CORE, "attrs", "^23.1", poetry)
+    add_dependency(repo, API_GATEWAY, "structlog", "^23.2", poetry)
+    add_dependency(repo, BACKGROUND_WORKER, "redis", "^5.0", poetry, commit="main: three deps")
+    repo.checkout("feature")
+    add_dependency(repo, CORE, "six", "^1.16", poetry)
+    add_dependency(repo, API_GATEWAY, "rich", "^13.6", poetry)
+    add_dependency(repo, BACKGROUND_WORKER, "click", "^8.1", poetry, commit="feature: three deps")
+    repo.checkout("main")
+    assert repo.merge("feature").returncode != 0
+    assert repo.unmerged() == sorted(f"{p}/{f}" for p in PACKAGES for f in ("poetry.lock", "pyproject.toml"))
+    return repo
+
+
+def start_run(repo: GitRepo, poetry: PoetryExe) -> subprocess.Popen[bytes]:
+    env = {**poetry.env, "LOCKFIX_POETRY": str(poetry.path)}
+    return subprocess.Popen([sys.executable, "-m", "lockfix", "run", "--jobs", "2"], cwd=repo.path,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def changed_files(root: Path, before: dict[str, bytes]) -> int:
+    return sum((root / rel).read_bytes() != data for rel, data in before.items()
+               if rel.endswith(("poetry.lock", "pyproject.toml")))
+
+
+def private_trees(root: Path) -> int:
+    area = root / ".git" / "lockfix" / "run"
+    return len(list(area.iterdir())) if area.is_dir() else 0
+
+
+def kill_when(proc: subprocess.Popen[bytes], moment: Callable[[], bool], deadline: float) -> None:
+    """SIGKILL lockfix (only lockfix, as a crash would) once ``moment()`` holds, or at
+    ``deadline`` seconds after its start, whichever comes first."""
+    started = time.monotonic()
+    while proc.poll() is None and time.monotonic() - started < deadline and not moment():
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def test_killed_run_leaves_each_file_as_git_left_it_or_finished(make_monorepo, poetry, tmp_path):
+    """SIGKILL at several moments of a three-package relock: every working-tree file is
+    then byte-for-byte what git left or the finished result (no half-made lock beside a
+    merged manifest, no temporary file), and a second `lockfix run` finishes the job with
+    the same bytes as an uninterrupted run."""
+    repo = conflicted_monorepo(make_monorepo, poetry)
+    before = files_of(repo.path)
+
+    reference = copy_repo(repo, tmp_path / "reference")
+    started = time.monotonic()
+    proc = lockfix("run", cwd=reference.path, poetry=poetry)
+    took = time.monotonic() - started
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    final = files_of(reference.path)
+    changed = sorted(rel for rel in final if final[rel] != before[rel])
+    assert changed == sorted(f"{p}/{f}" for p in PACKAGES for f in ("poetry.lock", "pyproject.toml"))
+    assert final.keys() == before.keys()
+    for pkg in PACKAGES:  # relocking the result in place changes nothing: the same bytes
+        poetry.lock(reference.path / pkg)
+    assert files_of(reference.path) == final
+
+    root = Path()  # the attempt's root, for the moments below
+    moments: list[tuple[str, Callable[[], bool], float]] = [
+        ("core relocking", lambda: private_trees(root) >= 1, took * 0.3),
+        ("first file replaced", lambda: changed_files(root, before) >= 1, took * 0.5),
+        ("dependents relocking", lambda: private_trees(root) >= 2, took * 0.7),
+        ("late", lambda: False, took * 0.85),
+    ]
+    interrupted = 0
+    for n, (what, moment, deadline) in enumerate(moments):
+        attempt = copy_repo(repo, tmp_path / f"attempt-{n}")
+        root = attempt.path
+        kill_when(start_run(attempt, poetry), moment, deadline)
+        time.sleep(0.3)  # anything the killed run left running gets its chance to write
+        now = files_of(attempt.path)
+        assert now.keys() == before.keys(), f"kill at {what}: files appeared or vanished"
+        for rel, data in now.items():
+            assert data in (before[rel], final[rel]), f"kill at {what}: {rel} is half-made"
+        interrupted += now != final
+
+        again = lockfix("run", cwd=attempt.path, poetry=poetry)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert files_of(attempt.path) == final, f"kill at {what}: the second run differs"
+        assert attempt.unmerged() == []
+        assert not (attempt.path / ".git" / "lockfix" / "run").exists()
+        status = attempt.git("status", "--porcelain", "--ignored").stdout
+        assert "??" not in status and "!!" not in status, status
+    assert interrupted >= 2  # the kills did land while work was under way
+
+
+def test_dry_run_writes_nothing_and_no_private_files_stay(make_monorepo, poetry, tmp_path):
+    repo = conflicted_monorepo(make_monorepo, poetry)
+    everything = {**files_of(repo.path), **{f".git/{k}": v for k, v in files_of(repo.path / ".git").items()}}
+
+    dry = lockfix("run", "--dry-run", cwd=repo.path, poetry=poetry)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "3 package(s) would change" in dry.stdout
+    after = {**files_of(repo.path), **{f".git/{k}": v for k, v in files_of(repo.path / ".git").items()}}
+    assert after == everything
+
+    proc = lockfix("run", cwd=repo.path, poetry=poetry)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert not (repo.path / ".git" / "lockfix" / "run").exists()
+    repo.git("commit", "--no-edit")
+    assert repo.git("status", "--porcelain", "--ignored").stdout == ""
