@@ -23,6 +23,7 @@ from tests.support.repos import (
     CORE,
     GitRepo,
     add_dependency,
+    locked_versions,
 )
 
 pytestmark = pytest.mark.e2e
@@ -155,3 +156,38 @@ def test_dry_run_writes_nothing_and_no_private_files_stay(make_monorepo, poetry,
     assert not (repo.path / ".git" / "lockfix" / "run").exists()
     repo.git("commit", "--no-edit")
     assert repo.git("status", "--porcelain", "--ignored").stdout == ""
+
+
+def test_dependents_relock_when_a_path_dependency_lock_fails(make_monorepo, poetry, index):
+    """core's pyproject.toml merges cleanly but its lock cannot be solved (click==8.1.6
+    in main, a dev tool needing click 8.1.7): its dependents need only core's manifest,
+    which is final, so they are relocked; core alone fails and keeps its files."""
+    index.add("clickplugin", "1.0.0", ["click==8.1.7"])
+    repo = make_monorepo()
+    repo.branch("feature")
+    add_dependency(repo, CORE, "click", "8.1.6", poetry)
+    add_dependency(repo, API_GATEWAY, "structlog", "^23.2", poetry, commit="main")
+    repo.checkout("feature")
+    add_dependency(repo, CORE, "clickplugin", "^1.0", poetry, group="dev")
+    add_dependency(repo, API_GATEWAY, "rich", "^13.6", poetry, commit="feature")
+    repo.checkout("main")
+    assert repo.merge("feature").returncode != 0
+    assert f"{CORE}/pyproject.toml" not in repo.unmerged()  # merged as text, final
+    assert f"{CORE}/poetry.lock" in repo.unmerged()
+    assert f"{API_GATEWAY}/pyproject.toml" in repo.unmerged()
+    core_lock = repo.read(f"{CORE}/poetry.lock")
+
+    proc = lockfix("run", cwd=repo.path, poetry=poetry)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "could not lock" in proc.stderr
+    summary = proc.stdout.split("lockfix summary:", 1)[1]
+    status = {line.split()[0]: line.split()[1] for line in summary.splitlines() if line.strip()
+              and not line.strip().startswith("note:")}
+    assert status[CORE] == "failed"
+    assert status[API_GATEWAY] == "resolved"
+    assert repo.read(f"{CORE}/poetry.lock") == core_lock
+    gateway = locked_versions(repo.path / API_GATEWAY / "poetry.lock")
+    assert {"structlog", "rich", "core", "click"} <= gateway.keys()
+    assert gateway["click"] == "8.1.6"  # core's final manifest pins it
+    assert poetry.check_lock(repo.path / API_GATEWAY).returncode == 0
+    assert repo.unmerged() == [f"{CORE}/poetry.lock"]

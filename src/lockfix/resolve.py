@@ -221,6 +221,13 @@ def plan_workspace(
 # -- execution ---------------------------------------------------------------------------
 
 
+def _manifest_final(plan: Plan) -> bool:
+    """Is this package's pyproject.toml on disk what it will be? A dependent's lock
+    depends on it (not on the package's lock): a failed lock does not block dependents,
+    a manifest that still needed merging does."""
+    return plan.manifest_text is None and plan.manifest_data is not None
+
+
 def _tree_files(ws: Workspace, dirs: list[str]) -> list[str]:
     """What a relock of the first of ``dirs`` can read: the files of each package (tracked,
     or untracked and not ignored, such as a local ``poetry.toml``), nested packages apart."""
@@ -302,15 +309,24 @@ def execute(
     on_start: Callable[[Plan], None] = lambda plan: None,
     on_done: Callable[[Outcome], None] = lambda outcome: None,
 ) -> list[Outcome]:
-    """Fix every package that needs it: dependencies first, independent ones in parallel."""
+    """Fix every package that needs it: dependencies first, independent ones in parallel.
+
+    A package is skipped when a path dependency failed before its manifest was final."""
     todo = {d: p for d, p in ws.plans.items() if p.needs_work}
     failed: set[str] = set()
     outcomes: list[Outcome] = []
 
     def one(plan: Plan, area: Path) -> Outcome:
-        blocked = [d for d in ws.graph.reachable(plan.package.dir) if d in failed]
+        blocked = [
+            d for d in ws.graph.reachable(plan.package.dir)
+            if d in failed and not _manifest_final(ws.plans[d])
+        ]
         if blocked:
-            return Outcome(plan, "skipped", message=f"path dependency failed: {', '.join(blocked)}")
+            return Outcome(
+                plan, "skipped",
+                message=f"path dependency failed before its pyproject.toml was final: "
+                        f"{', '.join(ws.plans[d].package.label for d in blocked)}",
+            )
         on_start(plan)
         try:
             seconds = apply_plan(ws, plan, poetry, settings, area=area)
