@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from lockfix.config import Settings
+from lockfix.git import Git
+from lockfix.resolve import plan_workspace
 from tests.support.lockfix import lockfix
 from tests.support.poetry import PoetryExe
 from tests.support.repos import (
@@ -23,7 +26,9 @@ from tests.support.repos import (
     CORE,
     GitRepo,
     add_dependency,
+    diverge,
     locked_versions,
+    set_dependency_text,
 )
 
 pytestmark = pytest.mark.e2e
@@ -191,3 +196,68 @@ def test_dependents_relock_when_a_path_dependency_lock_fails(make_monorepo, poet
     assert gateway["click"] == "8.1.6"  # core's final manifest pins it
     assert poetry.check_lock(repo.path / API_GATEWAY).returncode == 0
     assert repo.unmerged() == [f"{CORE}/poetry.lock"]
+
+
+def add_broken_fixtures(repo: GitRepo) -> None:
+    """What some repositories keep on purpose: a stale lock and an invalid lock."""
+    pyproject = repo.read("pyproject.toml")
+    repo.write("tests/fixtures/stale/pyproject.toml",
+               set_dependency_text(pyproject, "six", "^1.16").replace('name = "app"', 'name = "stale"'))
+    repo.write("tests/fixtures/stale/poetry.lock", repo.read("poetry.lock"))
+    repo.write("tests/fixtures/invalid/pyproject.toml", pyproject.replace('name = "app"', 'name = "bad"'))
+    repo.write("tests/fixtures/invalid/poetry.lock", "[[package]\nthis is not a lock\n")
+    repo.commit_all("test fixtures: a stale lock and an invalid lock")
+
+
+def test_merge_leaves_untouched_broken_locks_alone(make_single_project, poetry):
+    repo = make_single_project({"requests": "^2.30"})
+    add_broken_fixtures(repo)
+    fixtures = {rel: data for rel, data in files_of(repo.path).items() if rel.startswith("tests/")}
+    diverge(repo, poetry, ("attrs", "^23.1"), ("click", "^8.1"))
+    assert repo.merge("feature").returncode != 0
+
+    proc = lockfix("run", cwd=repo.path, poetry=poetry)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "left alone (not touched by the merge, and already so on both sides)" in proc.stdout
+    assert "tests/fixtures/stale: poetry.lock stale" in proc.stdout
+    assert "tests/fixtures/invalid:" in proc.stdout
+    assert "git commit" in proc.stdout
+    assert {rel: data for rel, data in files_of(repo.path).items() if rel.startswith("tests/")} == fixtures
+    assert repo.unmerged() == []
+    repo.git("commit", "--no-edit")
+    assert poetry.check_lock(repo.path).returncode == 0
+    assert {"attrs", "click"} <= locked_versions(repo.path / "poetry.lock").keys()
+
+
+def test_outside_an_operation_all_broken_locks_are_found_and_dot_is_the_root(make_single_project,
+                                                                              poetry):
+    """No merge under way: `lockfix run` still finds every broken lock, and `lockfix run .`
+    means the root package only, not every package under the root."""
+    repo = make_single_project({"requests": "^2.30"})
+    add_broken_fixtures(repo)
+    before = files_of(repo.path)
+    dry = lockfix("run", "--dry-run", cwd=repo.path, poetry=poetry)
+    assert dry.returncode == 1 and "tests/fixtures/stale: relock" in dry.stdout
+    assert "tests/fixtures/invalid: cannot fix" in dry.stdout
+    root_only = lockfix("run", ".", cwd=repo.path, poetry=poetry)
+    assert root_only.returncode == 0, root_only.stdout + root_only.stderr
+    assert "nothing to do" in root_only.stdout
+    assert files_of(repo.path) == before
+
+
+def test_cycle_note_names_the_root_package(tmp_path):
+    """A root project and packages/a depending on each other by path: the note spells the
+    root `.`, as every other message does."""
+    repo = GitRepo.init(tmp_path / "cycle", {**os.environ, "GIT_AUTHOR_NAME": "t",
+                                             "GIT_AUTHOR_EMAIL": "t@e.invalid",
+                                             "GIT_COMMITTER_NAME": "t",
+                                             "GIT_COMMITTER_EMAIL": "t@e.invalid"})
+    repo.write("pyproject.toml", '[tool.poetry]\nname = "root"\n\n[tool.poetry.dependencies]\n'
+                                 'a = { path = "packages/a" }\n')
+    repo.write("poetry.lock", "not a lock [[\n")
+    repo.write("packages/a/pyproject.toml", '[tool.poetry]\nname = "a"\n\n[tool.poetry.dependencies]\n'
+                                            'root = { path = "../.." }\n')
+    repo.commit_all("a cycle")
+    ws = plan_workspace(Git(repo.path), Settings())
+    assert ws.plans[""].error is not None
+    assert "path-dependency cycle: . -> packages/a -> ." in ws.plans[""].notes

@@ -25,7 +25,7 @@ from lockfix.backends.poetry.lock import lock_is_parseable_by, merge_locks, pars
 from lockfix.backends.poetry.tool import Relocker
 from lockfix.config import Settings
 from lockfix.errors import LockfixError, MalformedToml
-from lockfix.git import Git
+from lockfix.git import Git, Operation
 from lockfix.manifest import merge_manifest
 from lockfix.toml import load_toml
 from lockfix.workspace import Graph, Package, build_graph, discover
@@ -45,6 +45,9 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     error: LockfixError | None = None  # planning already failed: nothing will be written
     stage: list[str] = field(default_factory=list)  # paths to `git add` after success
+    #: why this package is reported, not fixed: the stopped operation did not touch it
+    #: and it was already broken on both sides (see :func:`_leave_alone_untouched`)
+    left_alone: str | None = None
 
     @property
     def needs_work(self) -> bool:
@@ -200,22 +203,74 @@ def plan_workspace(
             plan.relock = True
             plan.preferred_lock = _read(root, plan.package.lockfile)
             plan.stage.append(plan.package.lockfile)
-    wanted = [w.strip("/") for w in only]
+    named: set[str] = set()  # packages named exactly on the command line
+    wanted = ["" if w.strip("/") == "." else w.strip("/") for w in only]
     if wanted:
-        chosen = {
-            d for d in plans if any(w in ("", ".") or d == w or d.startswith(w + "/") for w in wanted)
-        }
+        chosen: set[str] = set()
+        for w in wanted:
+            if w in plans:  # a package: that package ("." is the root one), not those under it
+                named.add(w)
+                chosen.add(w)
+            else:  # a directory holding packages: all of them
+                chosen.update(d for d in plans if not w or d.startswith(w + "/"))
         # what a chosen package depends on must be fixed first, or its relock cannot work
         chosen.update(dep for d in list(chosen) for dep in graph.reachable(d))
         for d, plan in plans.items():
             if d not in chosen:
                 plan.reasons.clear()
                 plan.error = None
+    op = git.operation()
+    if op is not None:
+        _leave_alone_untouched(git, root, plans, graph, unmerged, op, exempt=named)
     for cycle in graph.cycles:
         for d in cycle:
             if plans[d].needs_work:
-                plans[d].notes.append("path-dependency cycle: " + " -> ".join([*cycle, cycle[0]]))
+                loop = [plans[c].package.label for c in [*cycle, cycle[0]]]
+                plans[d].notes.append("path-dependency cycle: " + " -> ".join(loop))
     return Workspace(root, git, plans, graph)
+
+
+def _leave_alone_untouched(git: Git, root: Path, plans: Mapping[str, Plan], graph: Graph,
+                           unmerged: Mapping[str, dict[int, str]], op: Operation,
+                           *, exempt: set[str]) -> None:
+    """During a merge, rebase or cherry-pick, mark packages that are broken only because
+    they already were: nothing of theirs is conflicted, their files (and the manifests
+    they reach by path) are the same on both sides, and the working tree still holds
+    exactly that. Deliberately broken test fixtures are the usual case; repairing them is
+    not the operation's business, and failing to must not fail the run."""
+    candidates = [p for d, p in plans.items() if p.needs_work and d not in exempt]
+    if not candidates:
+        return
+    try:
+        _, ours, theirs = git.operation_sides(op)
+    except LockfixError:
+        return
+    files = {
+        p.package.dir: [
+            p.package.pyproject,
+            p.package.lockfile,
+            *(plans[r].package.pyproject for r in graph.reachable(p.package.dir)),
+        ]
+        for p in candidates
+    }
+    every = sorted({f for fs in files.values() for f in fs})
+    ids = git.object_ids([f"{rev}:{f}" for rev in (ours, theirs) for f in every])
+    at_ours = dict(zip(every, ids[: len(every)]))
+    at_theirs = dict(zip(every, ids[len(every) :]))
+
+    def on_disk(rel: str) -> str | None:
+        try:
+            return git.hash_blob((root / rel).read_bytes(), ours)
+        except FileNotFoundError:
+            return None
+
+    for plan in candidates:
+        fs = files[plan.package.dir]
+        if any(f in unmerged or at_ours[f] != at_theirs[f] for f in fs):
+            continue
+        if any(on_disk(f) != at_ours[f] for f in fs):
+            continue  # changed since: the operation (or the user) did touch it
+        plan.left_alone = f"not touched by the {op.kind}, and already so on both sides"
 
 
 # -- execution ---------------------------------------------------------------------------
@@ -311,8 +366,9 @@ def execute(
 ) -> list[Outcome]:
     """Fix every package that needs it: dependencies first, independent ones in parallel.
 
-    A package is skipped when a path dependency failed before its manifest was final."""
-    todo = {d: p for d, p in ws.plans.items() if p.needs_work}
+    Packages left alone (see :func:`plan_workspace`) are not touched. A package is skipped
+    when a path dependency failed before its manifest was final."""
+    todo = {d: p for d, p in ws.plans.items() if p.needs_work and p.left_alone is None}
     failed: set[str] = set()
     outcomes: list[Outcome] = []
 

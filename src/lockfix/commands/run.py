@@ -74,10 +74,13 @@ def _run(git: Git, settings: Settings, only: list[str], poetry: Poetry | None,
     ws = plan_workspace(
         git, settings, only=only, poetry_version=poetry.version if poetry else None
     )
-    todo = [p for p in ws.plans.values() if p.needs_work]
+    todo = [p for p in ws.plans.values() if p.needs_work and p.left_alone is None]
+    alone = [p for p in ws.plans.values() if p.needs_work and p.left_alone is not None]
     if not todo:
         if not quiet:
-            print("lockfix: nothing to do: no conflicted or stale Poetry files.", file=out)
+            print("lockfix: nothing to do" + ("." if alone else ": no conflicted or stale Poetry files."),
+                  file=out)
+            _report_left_alone(alone, out)
         return 0
 
     if dry_run:
@@ -89,6 +92,7 @@ def _run(git: Git, settings: Settings, only: list[str], poetry: Poetry | None,
                 print(f"      {note}", file=out)
             if plan.error:
                 print(f"      {plan.error}", file=out)
+        _report_left_alone(alone, out)
         return 1 if any(p.error for p in todo) else 0
 
     if poetry is None and any(p.relock for p in todo):
@@ -108,7 +112,21 @@ def _run(git: Git, settings: Settings, only: list[str], poetry: Poetry | None,
         on_done=lambda o: progress.finish(o.plan.package.label, _progress_line(o)),
     )
     progress.close()
-    return _summary(outcomes, git, out=out, err=err, stage=stage, quiet=quiet)
+    status = _summary(outcomes, git, out=out, err=err, stage=stage, quiet=quiet)
+    if not quiet:
+        _report_left_alone(alone, out)
+    return status
+
+
+def _report_left_alone(alone: list[Plan], out: TextIO) -> None:
+    """Packages broken before the stopped operation and untouched by it: said, not fixed."""
+    if not alone:
+        return
+    print(f"\nlockfix: left alone ({alone[0].left_alone}):", file=out)
+    for plan in alone:
+        print(f"  {plan.package.label}: {_line(plan)}", file=out)
+    print("  to fix them anyway: lockfix run PATH (or lockfix run once the operation is done)",
+          file=out)
 
 
 def _progress_line(o: Outcome) -> str:
