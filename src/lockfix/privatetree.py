@@ -60,7 +60,7 @@ def run_area(git_dir: Path) -> Iterator[Path]:
             ) from None
         area = work / RUN_DIR
         shutil.rmtree(area, ignore_errors=True)
-        area.mkdir()
+        area.mkdir(exist_ok=True)
         try:
             yield area
         finally:
