@@ -19,6 +19,7 @@ import hashlib
 import os
 import posixpath
 import shutil
+import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -96,17 +97,17 @@ def materialize(
     user's file."""
     shutil.rmtree(tree, ignore_errors=True)
     tree.mkdir(parents=True)
-    for rel in files:
-        if rel in overrides:
-            continue
+    wanted = [rel for rel in files if rel not in overrides]
+    for parent in sorted({posixpath.dirname(rel) for rel in wanted} - {""}):
+        (tree / parent).mkdir(parents=True, exist_ok=True)
+    for rel in wanted:
         src = repo_root / rel
-        dst = tree / rel
-        dst.parent.mkdir(parents=True, exist_ok=True)
         try:
-            if src.is_symlink():
-                os.symlink(os.readlink(src), dst)
-            elif src.is_file():
-                shutil.copyfile(src, dst)
+            mode = os.lstat(src).st_mode
+            if stat.S_ISLNK(mode):
+                os.symlink(os.readlink(src), tree / rel)
+            elif stat.S_ISREG(mode):
+                shutil.copyfile(src, tree / rel)
         except FileNotFoundError:
             continue
     for rel, text in overrides.items():
