@@ -1,15 +1,17 @@
 """The engine behind ``lockfix run``: find what is wrong in each package, then fix it.
 
 Planning is pure reading (git stages, working files, parsing, hashing). Fixing a package
-writes its merged ``pyproject.toml`` and preferred lock into the package directory, lets
-the package's backend (Poetry, uv) relock there, and on any failure puts both files back
-byte-for-byte, so a failed package is left exactly as git left it. Nothing here knows
-which package manager owns a lock: that is :mod:`lockfix.backends`' business.
+happens in a private tree under the git dir (:mod:`lockfix.privatetree`): its merged
+``pyproject.toml`` and preferred lock are written there, the package's backend (Poetry,
+uv) relocks there, and only the verified result replaces the working-tree files,
+atomically. A failed or interrupted package is left exactly as git left it. Nothing here
+knows which package manager owns a lock: that is :mod:`lockfix.backends`' business.
 """
 
 from __future__ import annotations
 
 import posixpath
+import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -17,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lockfix import markers, sides
+from lockfix import markers, privatetree, sides
 from lockfix.backends import BY_NAME, Relocker, Tool
 from lockfix.config import Settings
 from lockfix.errors import LockfixError, MalformedToml
-from lockfix.git import Git
+from lockfix.git import Git, Operation
 from lockfix.manifest import merge_manifest
 from lockfix.toml import load_toml
 from lockfix.workspace import Graph, Package, build_graph, discover
@@ -41,6 +43,9 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     error: LockfixError | None = None  # planning already failed: nothing will be written
     stage: list[str] = field(default_factory=list)  # paths to `git add` after success
+    #: why this package is reported, not fixed: the stopped operation did not touch it
+    #: and it was already broken on both sides (see :func:`_leave_alone_untouched`)
+    left_alone: str | None = None
 
     @property
     def needs_work(self) -> bool:
@@ -195,84 +200,155 @@ def plan_workspace(
             plan.relock = True
             plan.preferred_lock = _read(root, plan.package.lockfile)
             plan.stage.append(plan.package.lockfile)
-    wanted = [w.strip("/") for w in only]
+    named: set[str] = set()  # packages named exactly on the command line
+    wanted = ["" if w.strip("/") == "." else w.strip("/") for w in only]
     if wanted:
-        chosen = {
-            d for d in plans if any(w in ("", ".") or d == w or d.startswith(w + "/") for w in wanted)
-        }
+        chosen: set[str] = set()
+        for w in wanted:
+            if w in plans:  # a package: that package ("." is the root one), not those under it
+                named.add(w)
+                chosen.add(w)
+            else:  # a directory holding packages: all of them
+                chosen.update(d for d in plans if not w or d.startswith(w + "/"))
         # what a chosen package depends on must be fixed first, or its relock cannot work
         chosen.update(dep for d in list(chosen) for dep in graph.reachable(d))
         for d, plan in plans.items():
             if d not in chosen:
                 plan.reasons.clear()
                 plan.error = None
+    op = git.operation()
+    if op is not None:
+        _leave_alone_untouched(git, root, plans, graph, unmerged, op, exempt=named)
     for cycle in graph.cycles:
         for d in cycle:
             if plans[d].needs_work:
-                plans[d].notes.append("path-dependency cycle: " + " -> ".join([*cycle, cycle[0]]))
+                loop = [plans[c].package.label for c in [*cycle, cycle[0]]]
+                plans[d].notes.append("path-dependency cycle: " + " -> ".join(loop))
     return Workspace(root, git, plans, graph)
+
+
+def _leave_alone_untouched(git: Git, root: Path, plans: Mapping[str, Plan], graph: Graph,
+                           unmerged: Mapping[str, dict[int, str]], op: Operation,
+                           *, exempt: set[str]) -> None:
+    """During a merge, rebase or cherry-pick, mark packages that are broken only because
+    they already were: nothing of theirs is conflicted, their files (and the manifests
+    they reach by path) are the same on both sides, and the working tree still holds
+    exactly that. Deliberately broken test fixtures are the usual case; repairing them is
+    not the operation's business, and failing to must not fail the run."""
+    candidates = [p for d, p in plans.items() if p.needs_work and d not in exempt]
+    if not candidates:
+        return
+    try:
+        _, ours, theirs = git.operation_sides(op)
+    except LockfixError:
+        return
+    files = {
+        p.package.dir: [
+            p.package.pyproject,
+            p.package.lockfile,
+            *(plans[r].package.pyproject for r in graph.reachable(p.package.dir)),
+        ]
+        for p in candidates
+    }
+    every = sorted({f for fs in files.values() for f in fs})
+    ids = git.object_ids([f"{rev}:{f}" for rev in (ours, theirs) for f in every])
+    at_ours = dict(zip(every, ids[: len(every)]))
+    at_theirs = dict(zip(every, ids[len(every) :]))
+
+    def on_disk(rel: str) -> str | None:
+        try:
+            return git.hash_blob((root / rel).read_bytes(), ours)
+        except FileNotFoundError:
+            return None
+
+    for plan in candidates:
+        fs = files[plan.package.dir]
+        if any(f in unmerged or at_ours[f] != at_theirs[f] for f in fs):
+            continue
+        if any(on_disk(f) != at_ours[f] for f in fs):
+            continue  # changed since: the operation (or the user) did touch it
+        plan.left_alone = f"not touched by the {op.kind}, and already so on both sides"
 
 
 # -- execution ---------------------------------------------------------------------------
 
 
-def _snapshot(root: Path, rels: Iterable[str]) -> dict[str, bytes | None]:
-    out: dict[str, bytes | None] = {}
-    for rel in rels:
-        try:
-            out[rel] = (root / rel).read_bytes()
-        except FileNotFoundError:
-            out[rel] = None
-    return out
+def _manifest_final(plan: Plan) -> bool:
+    """Is this package's pyproject.toml on disk what it will be? A dependent's lock
+    depends on it (not on the package's lock): a failed lock does not block dependents,
+    a manifest that still needed merging does."""
+    return plan.manifest_text is None and plan.manifest_data is not None
 
 
-def _restore(root: Path, saved: Mapping[str, bytes | None]) -> None:
-    for rel, data in saved.items():
-        path = root / rel
-        if data is None:
-            path.unlink(missing_ok=True)
-        else:
-            path.write_bytes(data)
+def _tree_files(ws: Workspace, dirs: list[str]) -> list[str]:
+    """What a relock of the first of ``dirs`` can read: the files of each package (tracked,
+    or untracked and not ignored, such as a local ``poetry.toml``), nested packages apart."""
+    out = ws.git.run_bytes(
+        ["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *(d or "." for d in dirs)]
+    ).stdout
+    listed = list(dict.fromkeys(p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p))
+    return [f for d in dirs for f in privatetree.owned_files(listed, d, ws.plans)]
 
 
-def apply_plan(ws: Workspace, plan: Plan, relocker: Relocker | None, settings: Settings) -> float:
-    """Write and relock one package; on failure restore its files and re-raise."""
+def apply_plan(ws: Workspace, plan: Plan, relocker: Relocker | None, settings: Settings,
+               *, area: Path | None = None) -> float:
+    """Relock one package in a private tree, then move its finished files into place.
+
+    The tree (under ``area``, see :func:`privatetree.run_area`) holds the package and every
+    package it reaches by path, at the same relative places, with their final manifests.
+    Nothing in the working tree changes until Poetry's lock is verified; then the lock and
+    then the manifest are replaced atomically. A failure or Ctrl-C leaves the package's
+    files as they were, and the tree is removed in every case.
+    """
     if plan.error is not None:
         raise plan.error
+    if area is None:
+        with privatetree.run_area(ws.git.git_dir()) as own:
+            return apply_plan(ws, plan, relocker, settings, area=own)
     root = ws.root
     pkg = plan.package
-    saved = _snapshot(root, [pkg.pyproject, pkg.lockfile])
     started = time.monotonic()
+    dirs = [pkg.dir, *ws.graph.reachable(pkg.dir)] if plan.relock else [pkg.dir]
+    overrides: dict[str, str | None] = {}
+    for d in dirs:
+        text = ws.plans[d].manifest_text if d in ws.plans else None
+        if text is not None:
+            overrides[ws.plans[d].package.pyproject] = text
+    finished = []
+    if plan.relock:
+        if relocker is None:
+            raise LockfixError(f"internal: relock planned without {pkg.backend}")
+        if plan.full_resolve:
+            overrides[pkg.lockfile] = None
+        elif plan.preferred_lock is not None:
+            overrides[pkg.lockfile] = plan.preferred_lock
+        finished.append(pkg.lockfile)
+    if plan.manifest_text is not None:
+        finished.append(pkg.pyproject)  # last: a final manifest means a finished package
+    tree = privatetree.tree_for(area, pkg.dir)
     try:
-        if plan.manifest_text is not None:
-            (root / pkg.pyproject).write_text(plan.manifest_text, encoding="utf-8")
-        if plan.relock:
-            if relocker is None:
-                raise LockfixError(f"internal: relock planned without {pkg.backend}")
-            lock_path = root / pkg.lockfile
-            if plan.full_resolve:
-                lock_path.unlink(missing_ok=True)
-            elif plan.preferred_lock is not None:
-                lock_path.write_text(plan.preferred_lock, encoding="utf-8")
-            relocker.relock(root / (pkg.dir or "."), timeout=settings.timeout)
-            _verify(ws, pkg)
-    except BaseException:
-        _restore(root, saved)
-        raise
+        privatetree.materialize(root, tree, _tree_files(ws, dirs) if plan.relock else [], overrides)
+        if relocker is not None and plan.relock:
+            relocker.relock(tree / (pkg.dir or "."), timeout=settings.timeout)
+            _verify(ws, pkg, tree)
+        privatetree.install(tree, root, finished)
+    finally:
+        shutil.rmtree(tree, ignore_errors=True)
     return time.monotonic() - started
 
 
-def _verify(ws: Workspace, pkg: Package) -> None:
-    """Never report success for a lock that is not fresh for its manifests."""
+def _verify(ws: Workspace, pkg: Package, tree: Path) -> None:
+    """Never report success for a lock that is not fresh for its manifests (read from the
+    private ``tree`` the package was relocked in)."""
     backend = BY_NAME[pkg.backend]
-    lock_text = (ws.root / pkg.lockfile).read_text(encoding="utf-8")
+    lock_text = (tree / pkg.lockfile).read_text(encoding="utf-8")
     if markers.has_conflicts(lock_text):
         raise LockfixError(f"{pkg.lockfile}: {backend.label} left conflict markers in the lock")
     manifests = {d: p.manifest_data for d, p in ws.plans.items() if p.manifest_data is not None}
     manifests[pkg.dir] = load_toml(
-        (ws.root / pkg.pyproject).read_text(encoding="utf-8"), pkg.pyproject
+        (tree / pkg.pyproject).read_text(encoding="utf-8"), pkg.pyproject
     )
-    judged = backend.freshness(lock_text, pkg.dir, manifests, root=ws.root)
+    judged = backend.freshness(lock_text, pkg.dir, manifests, root=tree)
     if not judged.fresh:
         raise LockfixError(
             f"{pkg.lockfile}: {backend.label} wrote a lock that does not match the manifests "
@@ -290,25 +366,40 @@ def execute(
     on_start: Callable[[Plan], None] = lambda plan: None,
     on_done: Callable[[Outcome], None] = lambda outcome: None,
 ) -> list[Outcome]:
-    """Fix every package that needs it: dependencies first, independent ones in parallel."""
-    todo = {d: p for d, p in ws.plans.items() if p.needs_work}
+    """Fix every package that needs it: dependencies first, independent ones in parallel.
+
+    Packages left alone (see :func:`plan_workspace`) are not touched. A package is skipped
+    when a path dependency failed before its manifest was final."""
+    todo = {d: p for d, p in ws.plans.items() if p.needs_work and p.left_alone is None}
     failed: set[str] = set()
     outcomes: list[Outcome] = []
 
-    def one(plan: Plan) -> Outcome:
-        blocked = [d for d in ws.graph.reachable(plan.package.dir) if d in failed]
+    def one(plan: Plan, area: Path) -> Outcome:
+        blocked = [
+            d for d in ws.graph.reachable(plan.package.dir)
+            if d in failed and not _manifest_final(ws.plans[d])
+        ]
         if blocked:
-            return Outcome(plan, "skipped", message=f"path dependency failed: {', '.join(blocked)}")
+            return Outcome(
+                plan, "skipped",
+                message=f"path dependency failed before its pyproject.toml was final: "
+                        f"{', '.join(ws.plans[d].package.label for d in blocked)}",
+            )
         on_start(plan)
         try:
-            seconds = apply_plan(ws, plan, relockers.get(plan.package.backend), settings)
+            seconds = apply_plan(ws, plan, relockers.get(plan.package.backend), settings,
+                                 area=area)
         except LockfixError as exc:
             return Outcome(plan, "failed", message=str(exc))
         return Outcome(plan, "resolved", seconds)
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    with privatetree.run_area(ws.git.git_dir()) as area, \
+            ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        privatetree.remove_leftovers(
+            ws.root, [rel for p in todo.values() for rel in (p.package.pyproject, p.package.lockfile)]
+        )
         for level in ws.graph.levels(todo):
-            for outcome in pool.map(one, [todo[d] for d in level]):
+            for outcome in pool.map(lambda plan: one(plan, area), [todo[d] for d in level]):
                 if outcome.status != "resolved":
                     failed.add(outcome.plan.package.dir)
                 outcomes.append(outcome)

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
+from lockfix import GIT_WORK_DIR
 from lockfix.backends import BY_NAME, Session, Tool
 from lockfix.config import Settings, load_settings
 from lockfix.errors import LockfixError
@@ -68,8 +69,9 @@ def run(
         sessions: dict[str, Session] = {}
         if not dry_run:
             for name, tool in tools.items():
-                if tool is not None:
-                    sessions[name] = stack.enter_context(tool.session())
+                if tool is not None:  # relocks run in private trees under the git dir
+                    env = BY_NAME[name].private_env(os.environ, git.git_dir() / GIT_WORK_DIR)
+                    sessions[name] = stack.enter_context(tool.session(env))
         return _run(git, settings, only, tools, sessions, errors, dry_run=dry_run,
                     stage=stage, quiet=quiet, jobs=jobs, out=out, err=err)
 
@@ -78,10 +80,13 @@ def _run(git: Git, settings: Settings, only: list[str], tools: dict[str, Tool | 
          sessions: dict[str, Session], errors: dict[str, LockfixError], *, dry_run: bool,
          stage: bool, quiet: bool, jobs: int | None, out: TextIO, err: TextIO) -> int:
     ws = plan_workspace(git, settings, only=only, tools=tools)
-    todo = [p for p in ws.plans.values() if p.needs_work]
+    todo = [p for p in ws.plans.values() if p.needs_work and p.left_alone is None]
+    alone = [p for p in ws.plans.values() if p.needs_work and p.left_alone is not None]
     if not todo:
         if not quiet:
-            print("lockfix: nothing to do: no conflicted or stale lock files.", file=out)
+            print("lockfix: nothing to do" + ("." if alone else ": no conflicted or stale lock files."),
+                  file=out)
+            _report_left_alone(alone, out)
         return 0
 
     if dry_run:
@@ -93,6 +98,7 @@ def _run(git: Git, settings: Settings, only: list[str], tools: dict[str, Tool | 
                 print(f"      {note}", file=out)
             if plan.error:
                 print(f"      {plan.error}", file=out)
+        _report_left_alone(alone, out)
         return 1 if any(p.error for p in todo) else 0
 
     missing = sorted({p.package.backend for p in todo if p.relock} - set(sessions))
@@ -114,7 +120,21 @@ def _run(git: Git, settings: Settings, only: list[str], tools: dict[str, Tool | 
         on_done=lambda o: progress.finish(o.plan.package.label, _progress_line(o)),
     )
     progress.close()
-    return _summary(outcomes, git, out=out, err=err, stage=stage, quiet=quiet)
+    status = _summary(outcomes, git, out=out, err=err, stage=stage, quiet=quiet)
+    if not quiet:
+        _report_left_alone(alone, out)
+    return status
+
+
+def _report_left_alone(alone: list[Plan], out: TextIO) -> None:
+    """Packages broken before the stopped operation and untouched by it: said, not fixed."""
+    if not alone:
+        return
+    print(f"\nlockfix: left alone ({alone[0].left_alone}):", file=out)
+    for plan in alone:
+        print(f"  {plan.package.label}: {_line(plan)}", file=out)
+    print("  to fix them anyway: lockfix run PATH (or lockfix run once the operation is done)",
+          file=out)
 
 
 def _progress_line(o: Outcome) -> str:
