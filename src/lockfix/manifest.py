@@ -94,10 +94,10 @@ def merge_manifest(
     Clashes are settled by ``policy``: ``newer`` gives a dependency-constraint clash to
     the side whose constraint starts at the newer version (``lockfix.constraints``) and
     everything else to theirs; ``theirs``/``ours`` always take that side; ``fail`` raises
-    MergeClash listing them all. Two exceptions hold under every policy: a table one
-    side deleted stays deleted (the other side's edits inside it are reported, not
-    applied), and a package both sides added to *different* dependency tables is kept
-    in one of them only (``_cross_table``).
+    MergeClash listing them all. Two rules hold whichever side a policy favours (and
+    are clashes that ``fail`` fails on): a table one side deleted stays deleted (the
+    other side's edits inside it are reported, not applied), and a package both sides
+    added to *different* dependency tables is kept in one of them only (``_cross_table``).
     """
     base_data: dict[str, Any] = {} if base is None else _parse(base, where, "base")[1]
     ours_doc, ours_data = _parse(ours, where, "ours")
