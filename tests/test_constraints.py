@@ -228,3 +228,31 @@ def test_arbitrary_input_never_crashes(a: str, b: Any) -> None:
         for value in (a, b):
             assert isinstance(parse(value), (Spec, str))
         assert isinstance(newer(parse(a), parse(b)), Verdict)
+
+
+@_settings(200)
+@given(st.sampled_from(["", "[socks]", "[http2,socks]"]), st.sampled_from(["", "[socks]"]),
+       st.sampled_from(["", "; python_version < '3.11'", "; sys_platform == 'win32'"]),
+       st.sampled_from(["", "; python_version < '3.11'"]), pep440_specifiers,
+       pep440_specifiers)
+def test_pep508_other_extras_or_markers_never_decide(
+        extras_a: str, extras_b: str, marker_a: str, marker_b: str, a: str, b: str) -> None:
+    verdict = pep508(f"pkg{extras_a}{a}{marker_a}", f"pkg{extras_b}{b}{marker_b}")
+    if (extras_a, marker_a) != (extras_b, marker_b):
+        assert verdict.winner is None
+    else:
+        assert verdict.winner == pep508(f"pkg{a}", f"pkg{b}").winner
+
+
+@_settings(100)
+@given(st.sampled_from([None, ["socks"], ["http2", "socks"]]),
+       st.sampled_from([None, ">=3.9"]), st.sampled_from([None, "internal"]),
+       poetry_constraints, poetry_constraints)
+def test_poetry_table_form_decides_only_on_equal_rest(
+        extras: list[str] | None, python: str | None, source: str | None, a: str, b: str) -> None:
+    rest = {k: v for k, v in (("extras", extras), ("python", python), ("source", source))
+            if v is not None}
+    assert poetry({"version": a, **rest}, {"version": b, **rest}) == poetry(a, b)
+    assert poetry({"version": a}, b) == poetry(a, b)
+    if rest:
+        assert poetry({"version": a, **rest}, b).winner is None
