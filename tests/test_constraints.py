@@ -45,6 +45,7 @@ def pep508(ours: str, theirs: str) -> Verdict:
     ("^1 || ^2", "^2", "theirs"),             # a union starts at its lowest part
     ("^2 || ^3", "^1.5", "ours"),
     ("*", "^1", "theirs"),                    # no lower bound is the lowest
+    (">0", ">=0", "ours"),
     ("<2", ">=1,<2", "theirs"),
     ("1.2.3", "1.2.4", "theirs"),             # two exact pins
     ("==2.0.0", "1.9.9", "ours"),
@@ -62,6 +63,8 @@ def test_poetry_constraints(ours: str, theirs: str, winner: str) -> None:
     ("^1.2", "~1.2", "same lower bound"),     # same start, different end: not "newer"
     ("^1.2", ">=1.2", "same lower bound"),
     ("<2", "!=1.5", "same lower bound"),
+    (">=0", "*", "same lower bound"),         # >=0 admits every version: no bound
+    (">=0.0", "!=0", "same lower bound"),
     ("1.2.3", "^1.2", "exact pin against a range"),
     ("^1.3", "1.2.3", "exact pin against a range"),
     ("not a constraint", "^1", "ours: invalid constraint"),

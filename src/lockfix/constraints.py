@@ -129,8 +129,15 @@ def _rest(rest: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((k, json.dumps(v, sort_keys=True, default=str)) for k, v in rest.items()))
 
 
+_ZERO = Version("0")
+
+
 def _key(bound: Bound | None) -> tuple[int, Version | None, bool]:
-    return (0, None, False) if bound is None else (1, bound[0], bound[1])
+    """Sort key of a lower bound. ``>=0`` (or lower) admits every version there is, so
+    it counts as no bound: ``>=0`` is no newer than ``*`` or ``!=0``."""
+    if bound is None or bound[0] < _ZERO or (bound[0] == _ZERO and not bound[1]):
+        return (0, None, False)
+    return (1, bound[0], bound[1])
 
 
 def _version(text: str) -> Version | None:
