@@ -116,7 +116,9 @@ def test_scalar_clash_is_settled_by_policy() -> None:
     result = merged(POETRY_BASE, ours, theirs, "theirs")
     assert result.clashes == (Clash(
         path="tool.poetry.dependencies.fastapi", base='"^0.110"', ours='"^0.111"',
-        theirs='"^0.112"', chosen="theirs"),)
+        theirs='"^0.112"', chosen="theirs", reason="manifest-policy theirs"),)
+    assert result.clashes[0].note() == (
+        "pyproject clash at tool.poetry.dependencies.fastapi: took theirs (manifest-policy theirs)")
     assert data(result.text)["tool"]["poetry"]["dependencies"]["fastapi"] == "^0.112"
 
     result = merged(POETRY_BASE, ours, theirs, "ours")
@@ -161,7 +163,7 @@ def test_delete_versus_modify_is_a_clash() -> None:
     theirs = POETRY_BASE.replace('sqlalchemy = "^2.0"', 'sqlalchemy = "^2.1"')
     result = merged(POETRY_BASE, ours, theirs, "theirs")
     assert result.clashes == (Clash("tool.poetry.dependencies.sqlalchemy", '"^2.0"', None,
-                                    '"^2.1"', "theirs"),)
+                                    '"^2.1"', "theirs", "manifest-policy theirs"),)
     assert data(result.text)["tool"]["poetry"]["dependencies"]["sqlalchemy"] == "^2.1"
     result = merged(POETRY_BASE, ours, theirs, "ours")
     assert "sqlalchemy" not in data(result.text)["tool"]["poetry"]["dependencies"]
@@ -169,12 +171,24 @@ def test_delete_versus_modify_is_a_clash() -> None:
         merge_manifest(POETRY_BASE, ours, theirs, "fail")
 
 
-def test_deleted_table_versus_changed_table_is_one_clash() -> None:
+def test_deleted_table_stays_deleted_and_the_edit_inside_is_reported() -> None:
+    """Issue 15 item 5: a one-line edit never brings back a table the other side deleted,
+    whatever the policy; the clash is reported at the key the edit touched."""
     ours = POETRY_BASE.replace('[tool.poetry.group.dev.dependencies]\npytest = "^8.0"\n', "")
     theirs = POETRY_BASE.replace('pytest = "^8.0"', 'pytest = "^8.1"')
-    result = merged(POETRY_BASE, ours, theirs, "ours")
-    assert [c.path for c in result.clashes] == ["tool.poetry.group"]
-    assert "group" not in data(result.text)["tool"]["poetry"]
+    for policy in ("ours", "theirs", "newer"):
+        result = merged(POETRY_BASE, ours, theirs, policy)
+        assert result.clashes == (Clash(
+            "tool.poetry.group.dev.dependencies.pytest", '"^8.0"', None, '"^8.1"', "ours",
+            "ours deleted tool.poetry.group; the edit inside it is dropped"),)
+        assert result.text == ours
+        # and the same with the sides swapped
+        result = merged(POETRY_BASE, theirs, ours, policy)
+        assert [(c.path, c.chosen) for c in result.clashes] == [
+            ("tool.poetry.group.dev.dependencies.pytest", "theirs")]
+        assert "group" not in data(result.text)["tool"]["poetry"]
+    with pytest.raises(MergeClash):
+        merge_manifest(POETRY_BASE, ours, theirs, "fail")
 
 
 def test_poetry_dependency_names_match_canonically() -> None:
@@ -327,7 +341,8 @@ def test_pep621_dependency_clash_path() -> None:
     theirs = PEP621_BASE.replace('"click>=8"', '"click>=8.2"')
     result = merged(PEP621_BASE, ours, theirs)
     assert result.clashes == (Clash("project.dependencies[click]", '"click>=8"',
-                                    '"click>=8.1"', '"click>=8.2"', "theirs"),)
+                                    '"click>=8.1"', '"click>=8.2"', "theirs",
+                                    "manifest-policy theirs"),)
     assert '"click>=8.2",  # CLI' in result.text
 
 
@@ -442,7 +457,7 @@ def test_side_that_tomlkit_cannot_read_still_merges() -> None:
     ours = TOMLKIT_CANNOT_READ.replace('"^8"', '"^8.1"')
     theirs = TOMLKIT_CANNOT_READ.replace('python = "^3.9"', 'python = "^3.9"\nclick = "^8"')
     for base, pytest_wanted in ((TOMLKIT_CANNOT_READ, "^8.1"), (None, "^8")):  # 2-way: clash
-        got = tomllib.loads(merge_manifest(base, ours, theirs).text)
+        got = tomllib.loads(merge_manifest(base, ours, theirs, "theirs").text)
         assert got["tool"]["poetry"]["dependencies"]["click"] == "^8"
         assert got["tool"]["poetry"]["group"]["dev"]["dependencies"]["pytest"] == pytest_wanted
         assert got["tool"]["black"] == {"line-length": 88}
@@ -641,3 +656,382 @@ def test_falls_back_when_patching_ours_goes_wrong(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(manifest, "_reads_as", lambda *args: False)
     result = merge_manifest(POETRY_BASE, ours, theirs)
     assert data(result.text) == expected  # written plainly, but right
+
+
+# ------------------------------------------------- issue 14: the newer constraint wins
+
+
+def test_newer_takes_the_constraint_that_starts_later_on_either_side() -> None:
+    base = '[tool.poetry.dependencies]\npython = "^3.9"\nruff = "^0.11.0"\n'
+    patch = base.replace("^0.11.0", "^0.11.4")
+    minor = base.replace("^0.11.0", "^0.12.0")
+    for ours, theirs, chosen in ((minor, patch, "ours"), (patch, minor, "theirs")):
+        result = merged(base, ours, theirs, "newer")
+        assert data(result.text)["tool"]["poetry"]["dependencies"]["ruff"] == "^0.12.0"
+        assert result.clashes == (Clash("tool.poetry.dependencies.ruff", '"^0.11.0"',
+                                        '"^0.12.0"' if chosen == "ours" else '"^0.11.4"',
+                                        '"^0.11.4"' if chosen == "ours" else '"^0.12.0"',
+                                        chosen, "newer: ^0.12.0 > ^0.11.4"),)
+        assert result.clashes[0].note() == (
+            f"pyproject clash at tool.poetry.dependencies.ruff: took {chosen} "
+            "(newer: ^0.12.0 > ^0.11.4)")
+    # the side policies still mean a side
+    assert data(merged(base, minor, patch, "theirs").text)["tool"]["poetry"][
+        "dependencies"]["ruff"] == "^0.11.4"
+
+
+def test_newer_is_the_default() -> None:
+    ours = POETRY_BASE.replace('fastapi = "^0.110"', 'fastapi = "^0.112"')
+    theirs = POETRY_BASE.replace('fastapi = "^0.110"', 'fastapi = "^0.111"')
+    result = merge_manifest(POETRY_BASE, ours, theirs)
+    assert result.text == ours
+    assert [c.chosen for c in result.clashes] == ["ours"]
+
+
+def test_newer_compares_table_form_versions_and_keeps_the_rest() -> None:
+    ours = POETRY_BASE.replace('version = "^0.29"', 'version = "^0.31"')
+    theirs = POETRY_BASE.replace('uvicorn = { version = "^0.29", extras = ["standard"] }',
+                                 'uvicorn = { version = "^0.30", extras = ["standard"], '
+                                 'optional = true }')
+    result = merged(POETRY_BASE, ours, theirs, "newer")
+    assert data(result.text)["tool"]["poetry"]["dependencies"]["uvicorn"] == {
+        "version": "^0.31", "extras": ["standard"], "optional": True}
+    assert [(c.path, c.chosen, c.reason) for c in result.clashes] == [
+        ("tool.poetry.dependencies.uvicorn.version", "ours", "newer: ^0.31 > ^0.30")]
+    # string against table: compared when the table holds nothing but the version
+    ours = POETRY_BASE.replace('sqlalchemy = "^2.0"', 'sqlalchemy = { version = "^2.2" }')
+    theirs = POETRY_BASE.replace('sqlalchemy = "^2.0"', 'sqlalchemy = "^2.1"')
+    result = merged(POETRY_BASE, ours, theirs, "newer")
+    assert [(c.chosen, c.reason) for c in result.clashes] == [("ours", "newer: ^2.2 > ^2.1")]
+
+
+@pytest.mark.parametrize(("ours_value", "theirs_value", "why"), [
+    ('{ version = "^2.2", extras = ["asyncio"] }', '"^2.1"', "different extras"),
+    ('{ version = "^2.2", source = "internal" }', '"^2.1"', "different source"),
+    ('"2.2.0"', '"^2.1"', "exact pin against a range"),
+    ('"^2.1"', '">=2.1"', "same lower bound"),
+    ('"^2.2"', '"not a constraint"', "theirs: invalid constraint"),
+    ('{ path = "../sqlalchemy" }', '"^2.1"', "ours: no version constraint"),
+])
+def test_newer_falls_back_to_theirs_when_not_clearly_newer(
+        ours_value: str, theirs_value: str, why: str) -> None:
+    ours = POETRY_BASE.replace('sqlalchemy = "^2.0"', f"sqlalchemy = {ours_value}")
+    theirs = POETRY_BASE.replace('sqlalchemy = "^2.0"', f"sqlalchemy = {theirs_value}")
+    result = merged(POETRY_BASE, ours, theirs, "newer")
+    assert [(c.chosen, c.reason) for c in result.clashes] == [
+        ("theirs", f"not clearly newer, {why}: theirs by default")]
+    assert data(result.text) == data(theirs)
+
+
+def test_newer_leaves_everything_but_dependencies_to_theirs() -> None:
+    ours = POETRY_BASE.replace('version = "1.4.0"', 'version = "1.6.0"').replace(
+        'python = ">=3.9,<3.13"', 'python = ">=3.11,<3.13"')
+    theirs = POETRY_BASE.replace('version = "1.4.0"', 'version = "1.5.0"').replace(
+        'python = ">=3.9,<3.13"', 'python = ">=3.10,<3.13"')
+    result = merged(POETRY_BASE, ours, theirs, "newer")
+    assert [(c.path, c.chosen, c.reason) for c in result.clashes] == [
+        ("tool.poetry.version", "theirs", "not a dependency constraint: theirs by default"),
+        ("tool.poetry.dependencies.python", "theirs",
+         "not a dependency constraint: theirs by default"),
+    ]
+
+
+def test_newer_in_groups_and_dependency_arrays() -> None:
+    ours = POETRY_BASE.replace('pytest = "^8.0"', 'pytest = "^8.2"')
+    theirs = POETRY_BASE.replace('pytest = "^8.0"', 'pytest = "^8.1"')
+    assert "pytest = \"^8.2\"" in merged(POETRY_BASE, ours, theirs, "newer").text
+    ours = PEP621_BASE.replace('"click>=8"', '"click>=8.2"').replace(
+        'docs = ["sphinx>=7"]', 'docs = ["sphinx>=7.1"]').replace('"ruff"', '"ruff>=0.5"')
+    theirs = PEP621_BASE.replace('"click>=8"', '"click>=8.1"').replace(
+        'docs = ["sphinx>=7"]', 'docs = ["sphinx>=7.3"]').replace('"ruff"', '"ruff>=0.4"')
+    result = merged(PEP621_BASE, ours, theirs, "newer")
+    got = data(result.text)
+    assert got["project"]["dependencies"][1] == "click>=8.2"
+    assert got["project"]["optional-dependencies"]["docs"] == ["sphinx>=7.3"]
+    assert got["dependency-groups"]["lint"] == ["ruff>=0.5"]
+    assert [(c.path, c.chosen) for c in result.clashes] == [
+        ("project.dependencies[click]", "ours"),
+        ("project.optional-dependencies.docs[sphinx]", "theirs"),
+        ("dependency-groups.lint[ruff]", "ours"),
+    ]
+    assert result.clashes[0].reason == "newer: click>=8.2 > click>=8.1"
+    # different extras: theirs
+    ours = PEP621_BASE.replace('"click>=8"', '"click[x]>=8.2"')
+    result = merged(PEP621_BASE, ours, theirs, "newer")
+    assert result.clashes[0].chosen == "theirs"
+    assert result.clashes[0].reason == "not clearly newer, different extras: theirs by default"
+
+
+def test_fail_still_fails_on_a_newer_clash() -> None:
+    ours = POETRY_BASE.replace('fastapi = "^0.110"', 'fastapi = "^0.112"')
+    theirs = POETRY_BASE.replace('fastapi = "^0.110"', 'fastapi = "^0.111"')
+    with pytest.raises(MergeClash):
+        merge_manifest(POETRY_BASE, ours, theirs, "fail")
+
+
+# ------------------------- issue 15 item 1: the same package added to different tables
+
+NBQA_BASE = """\
+[tool.poetry]
+name = "app"
+version = "0.1.0"
+
+[tool.poetry.dependencies]
+python = ">=3.9"
+requests = "^2.30"
+
+[tool.poetry.group.dev.dependencies]
+pytest = "^8"
+"""
+
+
+def test_same_package_added_to_different_tables_is_one_clash() -> None:
+    ours = NBQA_BASE.replace('requests = "^2.30"\n', 'requests = "^2.30"\nnbqa = "^0.7.0"\n')
+    theirs = NBQA_BASE + 'nbqa = { version = "^0.5", python = ">=3.6.1" }\n'
+    for policy, kept in (("theirs", "dev"), ("newer", "dev"), ("ours", "main")):
+        result = merged(NBQA_BASE, ours, theirs, policy)
+        got = data(result.text)["tool"]["poetry"]
+        in_main = "nbqa" in got["dependencies"]
+        in_dev = "nbqa" in got["group"]["dev"]["dependencies"]
+        assert (in_main, in_dev) == (kept == "main", kept == "dev"), policy
+        (clash,) = result.clashes
+        assert clash.path == ("tool.poetry.dependencies.nbqa (ours) / "
+                              "tool.poetry.group.dev.dependencies.nbqa (theirs)")
+        assert clash.chosen == ("ours" if kept == "main" else "theirs")
+        assert clash.reason.startswith("both added it, to different tables; ")
+    assert merged(NBQA_BASE, ours, theirs, "newer").clashes[0].reason == (
+        "both added it, to different tables; not clearly newer, different python: "
+        "theirs by default")
+    with pytest.raises(MergeClash):
+        merge_manifest(NBQA_BASE, ours, theirs, "fail")
+
+
+def test_cross_table_addition_decided_by_newer_and_emptied_new_group_goes() -> None:
+    ours = NBQA_BASE.replace('requests = "^2.30"\n', 'requests = "^2.30"\nnbqa = "^0.7.0"\n')
+    theirs = NBQA_BASE + '\n[tool.poetry.group.lint.dependencies]\nnbqa = "^0.5"\n'
+    result = merged(NBQA_BASE, ours, theirs, "newer")
+    assert [(c.chosen, c.reason) for c in result.clashes] == [
+        ("ours", "both added it, to different tables; newer: ^0.7.0 > ^0.5")]
+    assert result.text == ours  # theirs' lint group existed only for nbqa
+    # PEP 621 array against a Poetry group, and PEP 735 against PEP 621
+    base = '[project]\nname = "a"\ndependencies = ["requests"]\n\n[dependency-groups]\ndev = []\n'
+    ours = base.replace('["requests"]', '["requests", "nbqa>=0.7"]')
+    theirs = base.replace("dev = []", 'dev = ["nbqa>=0.5"]')
+    result = merged(base, ours, theirs, "theirs")
+    assert data(result.text)["project"]["dependencies"] == ["requests"]
+    assert data(result.text)["dependency-groups"]["dev"] == ["nbqa>=0.5"]
+    assert result.clashes[0].path == ("project.dependencies[nbqa] (ours) / "
+                                      "dependency-groups.dev[nbqa] (theirs)")
+    result = merged(base, ours, theirs, "newer")
+    assert data(result.text)["dependency-groups"]["dev"] == []
+
+
+def test_cross_table_is_no_clash_when_it_is_not_both_new_or_not_different() -> None:
+    ours = NBQA_BASE.replace('requests = "^2.30"\n', 'requests = "^2.30"\nnbqa = "^0.7"\n')
+    same = NBQA_BASE + 'nbqa = "^0.7"\n'
+    result = merged(NBQA_BASE, ours, same, "fail")  # same constraint in both: both kept
+    assert "nbqa" in data(result.text)["tool"]["poetry"]["group"]["dev"]["dependencies"]
+    # base already had it in one table: an ordinary (one-sided) change, no clash
+    base = NBQA_BASE.replace('pytest = "^8"', 'pytest = "^8"\nnbqa = "^0.5"')
+    result = merged(base, ours.replace('pytest = "^8"', 'pytest = "^8"\nnbqa = "^0.5"'),
+                    base.replace('nbqa = "^0.5"', 'nbqa = "^0.6"'), "fail")
+    assert result.clashes == ()
+    # Poetry's main table and [project] dependencies are one table: no cross-table clash
+    base = '[project]\nname = "a"\ndependencies = []\n\n[tool.poetry.dependencies]\npython = "^3.9"\n'
+    ours = base.replace("dependencies = []", 'dependencies = ["nbqa>=0.7"]')
+    theirs = base + 'nbqa = { source = "internal" }\n'
+    assert merged(base, ours, theirs, "fail").clashes == ()
+    # two-way merges cannot tell an addition: both kept
+    ours = NBQA_BASE.replace('requests = "^2.30"\n', 'requests = "^2.30"\nnbqa = "^0.7"\n')
+    result = merged(None, ours, NBQA_BASE + 'nbqa = "^0.5"\n', "fail")
+    assert result.clashes == ()
+
+
+# ----------------------------- issue 15 item 5: delete against modify of a whole table
+
+MIGRATION_BASE = """\
+[tool.poetry]
+name = "app"
+version = "0.1.0"
+description = "An app"
+authors = ["Team <team@example.com>"]
+
+[tool.poetry.dependencies]
+python = ">=3.9"
+requests = "^2.30"
+click = "^8.1"
+
+[[tool.poetry.source]]
+name = "local"
+url = "http://127.0.0.1/simple/"
+priority = "primary"
+
+[build-system]
+requires = ["poetry-core>=1.0.0"]
+build-backend = "poetry.core.masonry.api"
+"""
+
+MIGRATED = """\
+[project]
+name = "app"
+version = "0.1.0"
+description = "An app"
+authors = [{ name = "Team", email = "team@example.com" }]
+requires-python = ">=3.9"
+dependencies = ["requests (>=2.30,<3.0)", "click (>=8.1,<9.0)"]
+
+[[tool.poetry.source]]
+name = "local"
+url = "http://127.0.0.1/simple/"
+priority = "primary"
+
+[build-system]
+requires = ["poetry-core>=2.0.0"]
+build-backend = "poetry.core.masonry.api"
+"""
+
+
+@pytest.mark.parametrize("policy", ["newer", "theirs", "ours"])
+def test_migration_to_pep621_is_not_undone_by_a_one_line_edit(policy: str) -> None:
+    theirs = MIGRATION_BASE.replace('requests = "^2.30"', 'requests = "^2.31"')
+    result = merged(MIGRATION_BASE, MIGRATED, theirs, policy)
+    assert result.text == MIGRATED
+    assert result.clashes == (Clash(
+        "tool.poetry.dependencies.requests", '"^2.30"', None, '"^2.31"', "ours",
+        "ours deleted tool.poetry.dependencies; the edit inside it is dropped"),)
+    # the other way round: the deletion is theirs, ours' edit is reported
+    result = merged(MIGRATION_BASE, theirs, MIGRATED, policy)
+    assert "dependencies" not in data(result.text)["tool"]["poetry"]
+    assert "name" not in data(result.text)["tool"]["poetry"]
+    assert [(c.path, c.chosen) for c in result.clashes] == [
+        ("tool.poetry.dependencies.requests", "theirs")]
+
+
+def test_whole_tool_table_deleted_reports_each_edit_at_its_deepest_key() -> None:
+    ours = MIGRATED.replace(
+        '[[tool.poetry.source]]\nname = "local"\nurl = "http://127.0.0.1/simple/"\n'
+        'priority = "primary"\n\n', "")
+    theirs = MIGRATION_BASE.replace('requests = "^2.30"', 'requests = "^2.31"\nrich = "^13"'
+                                    ).replace('description = "An app"\n', "")
+    result = merged(MIGRATION_BASE, ours, theirs, "theirs")
+    assert result.text == ours
+    assert [(c.path, c.base, c.theirs) for c in result.clashes] == [
+        ("tool.poetry.dependencies.requests", '"^2.30"', '"^2.31"'),
+        ("tool.poetry.dependencies.rich", None, '"^13"'),
+    ]
+    assert all(c.reason.startswith("ours deleted tool; ") for c in result.clashes)
+    with pytest.raises(MergeClash):
+        merge_manifest(MIGRATION_BASE, ours, theirs, "fail")
+
+
+def test_deleted_dependency_spec_is_still_a_value_clash() -> None:
+    """A dependency in table form is one value: delete against modify goes by policy."""
+    ours = POETRY_BASE.replace('uvicorn = { version = "^0.29", extras = ["standard"] }\n', "")
+    theirs = POETRY_BASE.replace('version = "^0.29"', 'version = "^0.30"')
+    result = merged(POETRY_BASE, ours, theirs, "newer")
+    assert [(c.path, c.chosen) for c in result.clashes] == [
+        ("tool.poetry.dependencies.uvicorn", "theirs")]
+    assert "uvicorn" in data(result.text)["tool"]["poetry"]["dependencies"]
+    assert result.clashes[0].reason == "not clearly newer, ours: removed it: theirs by default"
+
+
+# ------------------------------------------------------ issue 9 item 3: uv's tables
+
+UV_BASE = """\
+[project]
+name = "app"
+version = "0.1.0"
+dependencies = ["requests>=2.30"]
+
+[tool.uv]
+dev-dependencies = ["pytest>=8"]
+constraint-dependencies = ["urllib3<2"]
+override-dependencies = ["idna==3.4"]
+
+[tool.uv.workspace]
+members = ["packages/*", "libs/core"]
+exclude = ["packages/legacy"]
+
+[tool.uv.sources]
+core = { workspace = true }
+Torch = [
+    { index = "cpu", marker = "sys_platform != 'linux'" },
+    { index = "cu124", marker = "sys_platform == 'linux'" },
+]
+
+[[tool.uv.index]]
+name = "cpu"
+url = "https://download.pytorch.org/whl/cpu"
+explicit = true
+
+[[tool.uv.index]]
+name = "cu124"
+url = "https://download.pytorch.org/whl/cu124"
+explicit = true
+"""
+
+
+def test_uv_dependency_arrays_merge_by_package_name() -> None:
+    ours = UV_BASE.replace('["pytest>=8"]', '["pytest>=8", "mypy>=1.9"]').replace(
+        '["urllib3<2"]', '["urllib3<2", "certifi>=2024"]')
+    theirs = UV_BASE.replace('["pytest>=8"]', '["pytest>=8.1", "ruff"]').replace(
+        '["idna==3.4"]', '["idna==3.6"]')
+    result = merged(UV_BASE, ours, theirs, "fail")
+    uv = data(result.text)["tool"]["uv"]
+    assert uv["dev-dependencies"] == ["pytest>=8.1", "ruff", "mypy>=1.9"]
+    assert uv["constraint-dependencies"] == ["urllib3<2", "certifi>=2024"]
+    assert uv["override-dependencies"] == ["idna==3.6"]
+    # a two-sided change there is a dependency clash: newer decides
+    ours = UV_BASE.replace('"pytest>=8"', '"pytest>=8.2"')
+    theirs = UV_BASE.replace('"pytest>=8"', '"pytest>=8.1"')
+    result = merged(UV_BASE, ours, theirs, "newer")
+    assert [(c.path, c.chosen) for c in result.clashes] == [
+        ("tool.uv.dev-dependencies[pytest]", "ours")]
+
+
+def test_uv_workspace_globs_merge_as_sets() -> None:
+    ours = UV_BASE.replace('["packages/*", "libs/core"]', '["libs/core", "packages/*", "tools/*"]')
+    theirs = UV_BASE.replace('["packages/*", "libs/core"]', '["packages/*", "apps/*"]').replace(
+        '["packages/legacy"]', '["packages/legacy", "packages/old"]')
+    result = merged(UV_BASE, ours, theirs, "fail")
+    workspace = data(result.text)["tool"]["uv"]["workspace"]
+    # ours' order (with theirs' removal of libs/core), then theirs' additions
+    assert workspace == {"members": ["packages/*", "tools/*", "apps/*"],
+                         "exclude": ["packages/legacy", "packages/old"]}
+    both = UV_BASE.replace('"libs/core"]', '"libs/core", "apps/*"]')
+    result = merged(UV_BASE, both, both.replace('"packages/*", ', ""), "fail")
+    assert data(result.text)["tool"]["uv"]["workspace"]["members"] == ["libs/core", "apps/*"]
+
+
+def test_uv_sources_are_keyed_by_package_name() -> None:
+    ours = UV_BASE.replace("core = { workspace = true }",
+                           'core = { workspace = true }\nhttpx = { git = "https://x/httpx" }')
+    theirs = UV_BASE.replace("Torch = [", "torch = [").replace("cu124", "cu126")
+    result = merged(UV_BASE, ours, theirs, "fail")
+    sources = data(result.text)["tool"]["uv"]["sources"]
+    assert set(sources) == {"core", "httpx", "torch"}
+    assert sources["torch"][1] == {"index": "cu126", "marker": "sys_platform == 'linux'"}
+    assert 'httpx = { git = "https://x/httpx" }' in result.text
+    # both changed one source differently: a clash named by the package, theirs by default
+    ours = UV_BASE.replace("core = { workspace = true }", 'core = { path = "libs/core" }')
+    theirs = UV_BASE.replace("core = { workspace = true }", 'core = { path = "../core" }')
+    result = merged(UV_BASE, ours, theirs, "newer")
+    assert [(c.path, c.chosen) for c in result.clashes] == [("tool.uv.sources.core.path", "theirs")]
+
+
+def test_uv_indexes_are_keyed_by_name() -> None:
+    ours = UV_BASE.replace('url = "https://download.pytorch.org/whl/cpu"\nexplicit = true',
+                           'url = "https://download.pytorch.org/whl/cpu"\nexplicit = false')
+    theirs = UV_BASE.replace(
+        '[[tool.uv.index]]\nname = "cpu"\nurl = "https://download.pytorch.org/whl/cpu"\n'
+        'explicit = true\n\n', "") + '\n[[tool.uv.index]]\nname = "internal"\nurl = "https://i/"\n'
+    result = merged(UV_BASE, ours, theirs)
+    # theirs deleted "cpu", ours changed it: a clash on the element; "internal" added
+    assert [c.path for c in result.clashes] == ["tool.uv.index[cpu]"]
+    assert [i["name"] for i in data(result.text)["tool"]["uv"]["index"]] == ["cu124", "internal"]
+    # an index without a name is known by its URL
+    base = '[[tool.uv.index]]\nurl = "https://a/"\n'
+    result = merged(base, base + 'default = true\n',
+                    base + '\n[[tool.uv.index]]\nurl = "https://b/"\n', "fail")
+    assert data(result.text)["tool"]["uv"]["index"] == [
+        {"url": "https://a/", "default": True}, {"url": "https://b/"}]

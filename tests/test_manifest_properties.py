@@ -495,8 +495,11 @@ def test_any_merge_is_valid_toml_obeying_the_three_way_law(case: Merge, policy: 
     result = merge_manifest(base, ours, theirs, policy)
     merged = tomllib.loads(result.text)
     parsed(result.text, ours, theirs)
-    _three_way_law(base_data, ours_data, theirs_data, merged)
-    assert all(c.chosen == policy for c in result.clashes)
+    if not any("different tables" in c.reason for c in result.clashes):
+        # (a package both added to different tables is kept in one only: not per table)
+        _three_way_law(base_data, ours_data, theirs_data, merged)
+    # a table one side deleted stays deleted whatever the policy; all else follows it
+    assert all(c.chosen == policy or " deleted " in c.reason for c in result.clashes)
     assert merge_manifest(base, ours, theirs, policy).text == result.text  # deterministic
     if result.clashes:
         with pytest.raises(MergeClash):
@@ -520,6 +523,29 @@ def test_swapping_sides_and_policy_gives_the_same_content(case: Merge) -> None:
 
 
 @_settings(40)
+@given(merges())
+def test_newer_is_symmetric_where_it_decides(case: Merge) -> None:
+    """With ``newer``, which side is "ours" does not matter for the clashes it decides
+    (and deleted tables stay deleted either way); only its fallback takes a side."""
+    base, ours, theirs, _, _, _ = case
+    forward = merge_manifest(base, ours, theirs, "newer")
+    backward = merge_manifest(base, theirs, ours, "newer")
+    assert len(forward.clashes) == len(backward.clashes)
+    decided = all(c.reason.startswith("newer:") or " deleted " in c.reason
+                  for c in forward.clashes)
+    if decided:
+        def content(text: str) -> Any:
+            return norm(tomllib.loads(text), fold=True, unordered=True)
+
+        assert content(forward.text) == content(backward.text)
+        flipped = {"ours": "theirs", "theirs": "ours"}
+        assert sorted(c.reason for c in forward.clashes if c.reason.startswith("newer:")) == \
+            sorted(c.reason for c in backward.clashes if c.reason.startswith("newer:"))
+        assert sorted(c.chosen for c in forward.clashes) == sorted(
+            flipped[c.chosen] for c in backward.clashes)
+
+
+@_settings(40)
 @given(merges(), st.sampled_from(["theirs", "ours"]))
 def test_two_way_merge_keeps_everything_either_side_has(case: Merge, policy: Any) -> None:
     _, ours, theirs, _, ours_data, theirs_data = case
@@ -528,3 +554,66 @@ def test_two_way_merge_keeps_everything_either_side_has(case: Merge, policy: Any
     parsed(result.text, ours, theirs)
     for key in {*ours_data, *theirs_data}:
         assert key in merged
+
+
+# ------------------------------------------------------------------ uv's tables
+
+GLOBS = ["packages/*", "libs/*", "apps/*", "libs/core", "tools/x", "a b/*", "ünï/*"]
+
+
+def _toml_array(items: list[str]) -> str:
+    return "[" + ", ".join(basic_string(i) for i in items) + "]"
+
+
+@_settings(80)
+@given(st.lists(st.sampled_from(GLOBS), unique=True, max_size=5), st.data())
+def test_uv_workspace_members_merge_as_sets(base: list[str], data: st.DataObject) -> None:
+    """Whatever each side adds, removes or reorders: the result has no duplicates, holds
+    exactly what neither side removed plus what either added, in ours' order followed
+    by theirs' additions."""
+    sides = [data.draw(st.permutations(
+        data.draw(st.lists(st.sampled_from(GLOBS), unique=True, max_size=5)) + [
+            g for g in base if data.draw(st.booleans())]).map(lambda p: list(dict.fromkeys(p))))
+        for _ in range(2)]
+    ours, theirs = sides
+
+    def doc(members: list[str]) -> str:
+        return f'[tool.uv.workspace]\nmembers = {_toml_array(members)}\nexclude = ["x"]\n'
+
+    result = merge_manifest(doc(base), doc(ours), doc(theirs), "fail")
+    got = tomllib.loads(result.text)["tool"]["uv"]["workspace"]["members"]
+    assert result.clashes == ()
+    assert len(got) == len(set(got))
+    kept = {g for g in base if g in ours and g in theirs}
+    added = {g for g in [*ours, *theirs] if g not in base}
+    assert set(got) == kept | added
+    if ours == base or theirs == base:  # one side's file unchanged: the other side's
+        assert got == (theirs if ours == base else ours)
+        return
+    ours_part = [g for g in got if g in ours]
+    assert ours_part == [g for g in ours if g in set(got)]
+    assert got == ours_part + [g for g in theirs if g in added and g not in ours]
+
+
+@_settings(60)
+@given(st.dictionaries(st.sampled_from(["torch", "core", "httpx"]),
+                       st.sampled_from(["a", "b", "c"]), max_size=3),
+       st.sampled_from(["torch", "Torch", "TORCH", "core", "httpx"]),
+       st.sampled_from(["a", "b", "c", None]))
+def test_uv_sources_match_package_names_canonically(
+        base: dict[str, str], name: str, index: str | None) -> None:
+    """theirs edits or adds one source (spelled any way); ours respells every key. The
+    edit lands on ours' spelling of the same package, never as a second key."""
+    def doc(sources: dict[str, str]) -> str:
+        lines = [f'{basic_string(k)} = {{ index = "{v}" }}' for k, v in sources.items()]
+        return "[tool.uv.sources]\n" + "".join(line + "\n" for line in lines)
+
+    ours = {k.upper(): v for k, v in base.items()}
+    theirs = {k: v for k, v in base.items() if canonicalize_name(k) != canonicalize_name(name)}
+    if index is not None:
+        theirs[name] = index
+    result = merge_manifest(doc(base), doc(ours), doc(theirs), "fail")
+    got = tomllib.loads(result.text).get("tool", {}).get("uv", {}).get("sources", {})
+    want = {canonicalize_name(k): v for k, v in theirs.items()}
+    assert {canonicalize_name(k): v["index"] for k, v in got.items()} == want
+    assert len(got) == len(want)

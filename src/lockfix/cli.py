@@ -51,7 +51,8 @@ def main() -> None:
               help="Packages relocked in parallel (default: one per core, at least 2).")
 @click.option("--manifest-policy", type=click.Choice(MANIFEST_POLICIES), default=None,
               help="When both sides changed the same pyproject.toml value differently: "
-                   "take theirs (incoming, default), ours, or fail.")
+                   "newer (default: a dependency constraint starting at the newer version "
+                   "wins, anything else theirs), theirs (incoming), ours, or fail.")
 @click.option("--lock-policy", type=click.Choice(LOCK_POLICIES), default=None,
               help="When both sides locked the same package differently: drop it so Poetry "
                    "re-resolves it (default), keep the higher version, ours or theirs.")

@@ -10,13 +10,19 @@ from typing import Any
 
 from lockfix.backends import DEFAULT_TIMEOUT
 from lockfix.errors import LockfixError
-from lockfix.policies import LOCK_POLICIES, MANIFEST_POLICIES, LockPolicy, ManifestPolicy
+from lockfix.policies import (
+    DEFAULT_MANIFEST_POLICY,
+    LOCK_POLICIES,
+    MANIFEST_POLICIES,
+    LockPolicy,
+    ManifestPolicy,
+)
 from lockfix.toml import load_toml
 
 
 @dataclass(frozen=True)
 class Settings:
-    manifest_policy: ManifestPolicy = "theirs"
+    manifest_policy: ManifestPolicy = DEFAULT_MANIFEST_POLICY
     lock_policy: LockPolicy = "drop"
     timeout: float = DEFAULT_TIMEOUT
     poetry: str | None = None  # executable; None = $LOCKFIX_POETRY or PATH

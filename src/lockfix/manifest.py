@@ -41,26 +41,33 @@ from tomlkit.items import Whitespace as TomlWhitespace
 from tomlkit.toml_document import TOMLDocument
 
 from lockfix.errors import MalformedToml, MergeClash
-from lockfix.policies import ManifestPolicy
+from lockfix.policies import DEFAULT_MANIFEST_POLICY, NEWER_FALLBACK, ManifestPolicy
 from lockfix.toml import load_toml, number_or_bool
 
 __all__ = ["Clash", "ManifestMerge", "Policy", "merge_manifest"]
 
 Policy = ManifestPolicy
 
-_HINT = "resolve pyproject.toml by hand or rerun with --manifest-policy theirs/ours"
+_HINT = "resolve pyproject.toml by hand or rerun with --manifest-policy newer/theirs/ours"
 _SHOW_LIMIT = 80
 
 
 @dataclass(frozen=True)
 class Clash:
-    """Both sides changed one value differently; ``chosen`` says which side won."""
+    """Both sides changed one value differently; ``chosen`` says which side won and
+    ``reason`` why (``newer: ^0.11.5 > ^0.11.4``, ``manifest-policy ours``, ...)."""
 
     path: str
     base: str | None
     ours: str | None
     theirs: str | None
     chosen: str
+    reason: str = ""
+
+    def note(self) -> str:
+        """One line for the user: where, which side, why."""
+        why = f" ({self.reason})" if self.reason else ""
+        return f"pyproject clash at {self.path}: took {self.chosen}{why}"
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,7 @@ def merge_manifest(
     base: str | None,
     ours: str,
     theirs: str,
-    policy: Policy = "theirs",
+    policy: Policy = DEFAULT_MANIFEST_POLICY,
     *,
     where: str = "pyproject.toml",
 ) -> ManifestMerge:
@@ -83,6 +90,14 @@ def merge_manifest(
 
     ``base`` is None when only the two sides are known (a file split at its conflict
     markers): then whatever one side has and the other lacks is kept.
+
+    Clashes are settled by ``policy``: ``newer`` gives a dependency-constraint clash to
+    the side whose constraint starts at the newer version (``lockfix.constraints``) and
+    everything else to theirs; ``theirs``/``ours`` always take that side; ``fail`` raises
+    MergeClash listing them all. Two rules hold whichever side a policy favours (and
+    are clashes that ``fail`` fails on): a table one side deleted stays deleted (the
+    other side's edits inside it are reported, not applied), and a package both sides
+    added to *different* dependency tables is kept in one of them only (``_cross_table``).
     """
     base_data: dict[str, Any] = {} if base is None else _parse(base, where, "base")[1]
     ours_doc, ours_data = _parse(ours, where, "ours")
@@ -93,7 +108,10 @@ def merge_manifest(
         return ManifestMerge(text=theirs, clashes=())
 
     merger = _Merger(policy)
-    target = merger.value(base_data, ours_data, theirs_data, _Path.root())
+    ours_in, theirs_in = ours_data, theirs_data
+    if base is not None:
+        ours_in, theirs_in = _cross_table(base_data, ours_data, theirs_data, merger)
+    target = merger.value(base_data, ours_in, theirs_in, _Path.root())
     clashes = tuple(merger.clashes)
     if policy == "fail" and clashes:
         paths = ", ".join(c.path for c in clashes)
@@ -206,16 +224,29 @@ class _Path:
         return _Path((*self.keys, "[]"), f"{self.label}[{tag}]")
 
 
+_POETRY_MAIN = ("tool", "poetry", "dependencies")
+_UV_ARRAYS = frozenset({"dev-dependencies", "constraint-dependencies", "override-dependencies",
+                        "build-constraint-dependencies"})
+_UV_GLOBS = frozenset({("tool", "uv", "workspace", "members"),
+                       ("tool", "uv", "workspace", "exclude")})
+
+
+def _is_poetry_dependency_table(keys: tuple[str, ...]) -> bool:
+    """Poetry's ``name = constraint`` tables: main, legacy dev, and each group's."""
+    if keys in {_POETRY_MAIN, ("tool", "poetry", "dev-dependencies")}:
+        return True
+    return len(keys) == 5 and keys[:3] == ("tool", "poetry", "group") and keys[4] == "dependencies"
+
+
 def _folds_names(keys: tuple[str, ...]) -> bool:
     """Tables whose keys are package (or extra/group) names: ``Requests`` == ``requests``."""
     if keys in {
-        ("tool", "poetry", "dependencies"),
-        ("tool", "poetry", "dev-dependencies"),
         ("project", "optional-dependencies"),
         ("dependency-groups",),
+        ("tool", "uv", "sources"),
     }:
         return True
-    return len(keys) == 5 and keys[:3] == ("tool", "poetry", "group") and keys[4] == "dependencies"
+    return _is_poetry_dependency_table(keys)
 
 
 def _is_dependency_array(keys: tuple[str, ...]) -> bool:
@@ -224,7 +255,34 @@ def _is_dependency_array(keys: tuple[str, ...]) -> bool:
         return True
     if len(keys) == 3 and keys[:2] == ("project", "optional-dependencies"):
         return True
+    if len(keys) == 3 and keys[:2] == ("tool", "uv") and keys[2] in _UV_ARRAYS:
+        return True
     return len(keys) == 2 and keys[0] == "dependency-groups"
+
+
+def _constraint_kind(keys: tuple[str, ...]) -> str | None:
+    """Does a clash at ``keys`` concern a dependency constraint, and in which grammar:
+    ``pep508`` (an element of a dependency array), ``poetry`` (a value in a Poetry
+    dependency table, or the ``version`` of a table-form one), None (anything else,
+    including Poetry's ``python`` requirement)."""
+    if keys and keys[-1] == "[]" and _is_dependency_array(keys[:-1]):
+        return "pep508"
+    if len(keys) >= 2 and keys[-1] == "version" and _is_poetry_dependency_table(keys[:-2]):
+        keys = keys[:-1]
+    if keys and _is_poetry_dependency_table(keys[:-1]):
+        if keys[:-1] == _POETRY_MAIN and keys[-1].lower() == "python":
+            return None
+        return "poetry"
+    return None
+
+
+def _is_container(keys: tuple[str, ...]) -> bool:
+    """A table that holds settings or other tables (``[tool.poetry]``, a group), as
+    opposed to one that is a single value: a dependency's spec, a uv source, an
+    element of an array of tables."""
+    if "[]" in keys:
+        return False
+    return not any(_folds_names(keys[:i]) for i in range(len(keys)))
 
 
 # ------------------------------------------------------------------- element keys
@@ -257,6 +315,16 @@ def _name_key(entry: Any) -> _ElementKey:
     return ("name", str(entry["name"]))
 
 
+def _uv_index_key(entry: Any) -> _ElementKey:
+    """``[[tool.uv.index]]`` entries are known by ``name`` (optional in uv), else ``url``."""
+    if isinstance(entry, Mapping):
+        if isinstance(entry.get("name"), str):
+            return ("name", entry["name"])
+        if isinstance(entry.get("url"), str):
+            return ("url", entry["url"])
+    return _value_key(entry)
+
+
 def _value_key(entry: Any) -> _ElementKey:
     return ("value", repr(_canon(entry)))
 
@@ -284,6 +352,10 @@ def _element_key_fn(
         isinstance(e, (str, Mapping)) for items in lists for e in items
     ):
         return _requirement_key
+    if keys == ("tool", "uv", "index") and all(
+        isinstance(e, Mapping) for items in lists for e in items
+    ):
+        return _uv_index_key
     if _all_named(lists):
         return _name_key
     return None
@@ -296,7 +368,7 @@ def _tag(key: _ElementKey, occurrence: int, sample: Any) -> str:
         text = key[1] + (f"; {key[2]}" if key[2] else "")
     elif key[0] == "include-group":
         text = f"include-group={key[1]}"
-    elif key[0] == "name":
+    elif key[0] in ("name", "url"):
         text = key[1]
     else:
         text = _show(sample) or ""
@@ -391,6 +463,12 @@ class _Merger:
             return theirs
         if _same(base, theirs):
             return ours
+        if (isinstance(base, Mapping) and (ours is _MISSING) != (theirs is _MISSING)
+                and _is_container(path.keys)):
+            kept = theirs if ours is _MISSING else ours
+            if isinstance(kept, Mapping):
+                self.deleted(base, kept, path, "ours" if ours is _MISSING else "theirs", path)
+                return _MISSING
         if isinstance(ours, Mapping) and isinstance(theirs, Mapping):
             return self.table(base if isinstance(base, Mapping) else {}, ours, theirs, path)
         if isinstance(ours, list) and isinstance(theirs, list):
@@ -398,11 +476,49 @@ class _Merger:
         return self.clash(base, ours, theirs, path)
 
     def clash(self, base: Any, ours: Any, theirs: Any, path: _Path) -> Any:
-        chosen = "ours" if self.policy == "ours" else "theirs"
+        kind = _constraint_kind(path.keys)
+        chosen, reason = self.settle(ours, theirs, None if kind is None else (kind, kind))
         self.clashes.append(
-            Clash(path.label, _show(base), _show(ours), _show(theirs), chosen)
+            Clash(path.label, _show(base), _show(ours), _show(theirs), chosen, reason)
         )
         return ours if chosen == "ours" else theirs
+
+    def settle(self, ours: Any, theirs: Any, kinds: tuple[str, str] | None) -> tuple[str, str]:
+        """(side, why) for a clash between two values; ``kinds`` says in which grammar
+        each side's value is a dependency constraint (None: not a dependency)."""
+        if self.policy in ("ours", "theirs"):
+            return self.policy, f"manifest-policy {self.policy}"
+        if self.policy == "fail":
+            return "theirs", "manifest-policy fail"
+        if kinds is None:
+            return NEWER_FALLBACK, f"not a dependency constraint: {NEWER_FALLBACK} by default"
+        verdict = _newer(kinds, ours, theirs)
+        if verdict.winner is not None:
+            return verdict.winner, verdict.why
+        return NEWER_FALLBACK, f"not clearly newer, {verdict.why}: {NEWER_FALLBACK} by default"
+
+    def deleted(self, base: Mapping[str, Any], kept: Mapping[str, Any], path: _Path,
+                deleter: str, top: _Path) -> None:
+        """One side deleted the table ``top``, the other edited inside it. The deletion
+        stands (bringing back a whole legacy table for a one-line edit is never what
+        was meant); each edit is reported as a clash at the deepest key it touched."""
+        fold: Callable[[str], str] = canonicalize_name if _folds_names(path.keys) else str
+        b_keys = {fold(k): k for k in base}
+        k_keys = {fold(k): k for k in kept}
+        for folded in _unique(k_keys, b_keys):
+            b = base[b_keys[folded]] if folded in b_keys else _MISSING
+            k = kept[k_keys[folded]] if folded in k_keys else _MISSING
+            if k is _MISSING or _same(b, k):
+                continue  # removed or untouched by the other side too
+            child = path.key(k_keys[folded])
+            if isinstance(b, Mapping) and isinstance(k, Mapping) and _is_container(child.keys):
+                self.deleted(b, k, child, deleter, top)
+                continue
+            ours, theirs = (_MISSING, k) if deleter == "ours" else (k, _MISSING)
+            self.clashes.append(Clash(
+                child.label, _show(b), _show(ours), _show(theirs), deleter,
+                f"{deleter} deleted {top.label}; the edit inside it is dropped",
+            ))
 
     def table(
         self, base: Mapping[str, Any], ours: Mapping[str, Any], theirs: Mapping[str, Any],
@@ -435,6 +551,10 @@ class _Merger:
     def array(
         self, base: list[Any], ours: list[Any], theirs: list[Any], path: _Path
     ) -> list[Any]:
+        if path.keys in _UV_GLOBS and all(
+            isinstance(e, str) for side in (base, ours, theirs) for e in side
+        ):
+            return _merge_set(base, ours, theirs)
         key_fn = _element_key_fn(path.keys, (base, ours, theirs))
         if key_fn is None:
             return _merge_sequence(base, ours, theirs)
@@ -459,6 +579,166 @@ def _fold_keys(table: Mapping[str, Any], fold: Callable[[str], str]) -> dict[str
             return None
         out[folded] = key
     return out
+
+
+def _merge_set(base: list[str], ours: list[str], theirs: list[str]) -> list[str]:
+    """Arrays that mean a set (uv workspace globs): ours' order without what theirs
+    removed, then theirs' additions; no duplicates."""
+    gone = {v for v in base if v not in theirs}
+    result = [v for v in dict.fromkeys(ours) if v not in gone]
+    result += [v for v in dict.fromkeys(theirs) if v not in base and v not in result]
+    return result
+
+
+def _newer(kinds: tuple[str, str], ours: Any, theirs: Any) -> Any:
+    """``lockfix.constraints.newer`` on two clashing values (imported only when needed:
+    poetry-core's grammar is not free, and most merges have no clash)."""
+    from lockfix import constraints
+
+    specs = [
+        "removed it" if value is _MISSING
+        else constraints.pep508_spec(value) if kind == "pep508"
+        else constraints.poetry_spec(value)
+        for kind, value in zip(kinds, (ours, theirs))
+    ]
+    return constraints.newer(specs[0], specs[1])
+
+
+# ---------------------------------------------------- same package, different tables
+
+
+@dataclass(frozen=True)
+class _Dep:
+    """One dependency declaration: in which logical table (Poetry's main table and
+    ``[project] dependencies`` are both "main"; a Poetry group, a PEP 735 group and
+    uv's dev-dependencies are "group:<name>"), where exactly, and its value."""
+
+    table: str
+    keys: tuple[str, ...]
+    path: _Path
+    value: Any
+    kind: str  # "poetry" (a table entry) or "pep508" (an array element)
+
+
+def _dependencies(data: Mapping[str, Any]) -> dict[str, list[_Dep]]:
+    """Every dependency declaration of a document, by canonical package name."""
+    out: dict[str, list[_Dep]] = {}
+
+    def get(keys: tuple[str, ...]) -> Any:
+        node: Any = data
+        for key in keys:
+            node = node.get(key) if isinstance(node, Mapping) else None
+        return node
+
+    def table(keys: tuple[str, ...], logical: str) -> None:
+        found = get(keys)
+        if not isinstance(found, Mapping):
+            return
+        path = _Path(keys, ".".join(_show_key(k) for k in keys))
+        for name, value in found.items():
+            if keys == _POETRY_MAIN and name.lower() == "python":
+                continue
+            dep = _Dep(logical, keys, path.key(name), value, "poetry")
+            out.setdefault(canonicalize_name(name), []).append(dep)
+
+    def array(keys: tuple[str, ...], logical: str) -> None:
+        found = get(keys)
+        if not isinstance(found, list):
+            return
+        path = _Path(keys, ".".join(_show_key(k) for k in keys))
+        for entry in found:
+            key = _requirement_key(entry)
+            if key[0] == "req":
+                dep = _Dep(logical, keys, path.element(key[1]), entry, "pep508")
+                out.setdefault(key[1], []).append(dep)
+
+    table(_POETRY_MAIN, "main")
+    table(("tool", "poetry", "dev-dependencies"), "group:dev")
+    groups = get(("tool", "poetry", "group"))
+    for group in groups if isinstance(groups, Mapping) else ():
+        table(("tool", "poetry", "group", group, "dependencies"), f"group:{canonicalize_name(group)}")
+    array(("project", "dependencies"), "main")
+    extras = get(("project", "optional-dependencies"))
+    for extra in extras if isinstance(extras, Mapping) else ():
+        array(("project", "optional-dependencies", extra), f"extra:{canonicalize_name(extra)}")
+    pep735 = get(("dependency-groups",))
+    for group in pep735 if isinstance(pep735, Mapping) else ():
+        array(("dependency-groups", group), f"group:{canonicalize_name(group)}")
+    array(("tool", "uv", "dev-dependencies"), "group:dev")
+    return out
+
+
+def _cross_table(
+    base: Mapping[str, Any], ours: dict[str, Any], theirs: dict[str, Any], merger: _Merger
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Settle packages that both sides added, with different constraints, to different
+    dependency tables (ours to the main dependencies, theirs to the dev group): merged
+    table by table both would stay, and Poetry refuses the result ("Incompatible
+    constraints"). The policy picks one side's addition; the other is dropped from a
+    copy of that side before the real merge. Returns the (possibly copied) sides."""
+    b_deps, o_deps, t_deps = (_dependencies(side) for side in (base, ours, theirs))
+    sides = {"ours": ours, "theirs": theirs}
+    copied: set[str] = set()
+    for name in sorted(o_deps.keys() & t_deps.keys()):
+        in_base = {d.table for d in b_deps.get(name, [])}
+        o_added = [d for d in o_deps[name] if d.table not in in_base]
+        t_added = [d for d in t_deps[name] if d.table not in in_base]
+        if not o_added or not t_added:
+            continue
+        if {d.table for d in o_added} & {d.table for d in t_added}:
+            continue  # also added to a common table: that is an ordinary clash there
+        if {_dep_identity(d) for d in o_added} == {_dep_identity(d) for d in t_added}:
+            continue  # the same constraint in two tables is what both meant
+        o, t = o_added[0], t_added[0]
+        chosen, reason = merger.settle(o.value, t.value, (o.kind, t.kind))
+        merger.clashes.append(Clash(
+            f"{o.path.label} (ours) / {t.path.label} (theirs)", None, _show(o.value),
+            _show(t.value), chosen, f"both added it, to different tables; {reason}",
+        ))
+        loser = "theirs" if chosen == "ours" else "ours"
+        if loser not in copied:
+            sides[loser] = copy.deepcopy(sides[loser])
+            copied.add(loser)
+        for dep in o_added if loser == "ours" else t_added:
+            _drop(sides[loser], base, dep.keys, name)
+    return sides["ours"], sides["theirs"]
+
+
+def _dep_identity(dep: _Dep) -> Hashable:
+    """A dependency's constraint as a comparable value (``"^1"`` == ``{version = "^1"}``)."""
+    if dep.kind == "poetry":
+        value = {"version": dep.value} if isinstance(dep.value, str) else dep.value
+        return ("poetry", _canon(value))
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        req = Requirement(dep.value)
+    except InvalidRequirement:
+        return ("pep508", dep.value)
+    return ("pep508", tuple(sorted(req.extras)), str(req.specifier), str(req.marker), req.url)
+
+
+def _drop(data: dict[str, Any], base: Mapping[str, Any], keys: tuple[str, ...], name: str) -> None:
+    """Remove package ``name`` from the table or array at ``keys``; then remove the
+    containers that this leaves empty and that base did not have (a group theirs
+    created only for that package)."""
+    chain: list[Any] = [data]
+    for key in keys:
+        chain.append(chain[-1][key])
+    holder = chain[-1]
+    if isinstance(holder, dict):
+        for key in [k for k in holder if canonicalize_name(k) == name]:
+            del holder[key]
+    else:
+        holder[:] = [e for e in holder if _requirement_key(e)[:2] != ("req", name)]
+    for depth in range(len(keys), 0, -1):
+        node, parent = chain[depth], chain[depth - 1]
+        base_node: Any = base
+        for key in keys[:depth]:
+            base_node = base_node.get(key, _MISSING) if isinstance(base_node, Mapping) else _MISSING
+        if node or base_node is not _MISSING:
+            break
+        del parent[keys[depth - 1]]
 
 
 def _merge_sequence(base: list[Any], ours: list[Any], theirs: list[Any]) -> list[Any]:

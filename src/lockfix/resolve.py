@@ -113,9 +113,7 @@ def _plan_manifest(plan: Plan, git: Git, root: Path, unmerged: Mapping[str, dict
     plan.manifest_text = merged.text
     plan.manifest_data = load_toml(merged.text, rel)
     plan.reasons.append(f"pyproject.toml conflicted ({found.origin})")
-    plan.notes.extend(
-        f"pyproject clash at {c.path}: took {c.chosen}" for c in merged.clashes
-    )
+    plan.notes.extend(c.note() for c in merged.clashes)
     plan.stage.append(rel)
 
 

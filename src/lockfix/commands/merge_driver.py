@@ -162,13 +162,16 @@ def _merge_pyproject(args: DriverArgs, settings: Settings) -> str:
     from lockfix.manifest import merge_manifest  # see _merge_lock for why imports are late
 
     base = _read(args.base)
-    return merge_manifest(
+    merged = merge_manifest(
         base if base.strip() else None,
         _read(args.ours),
         _read(args.theirs),
         settings.manifest_policy,
         where=args.path,
-    ).text
+    )
+    for clash in merged.clashes:  # which side each clash took, and why
+        print(f"lockfix: {args.path}: {clash.note()}", file=sys.stderr)
+    return merged.text
 
 
 class _TreeDirs(Collection[str]):
