@@ -129,4 +129,5 @@ def find_uv(explicit: str | None = None, env: Mapping[str, str] | None = None) -
         where = f"'{wanted}'" if wanted else "'uv' on PATH"
         raise ToolError(f"uv not found ({where})",
                         hint="install uv (pipx install uv) or point LOCKFIX_UV at it")
+    found = str(Path(found).absolute())  # relocks run in other directories
     return Uv(Path(found), _read_version(found))
