@@ -380,10 +380,14 @@ WORKSPACE = {
 # A workspace whose root is no project: its groups are recorded in [manifest].
 VIRTUAL_ROOT = {
     "pyproject.toml": '[tool.uv.workspace]\nmembers = ["packages/*"]\n\n'
-    '[dependency-groups]\ndev = ["pytest>=7", "lib"]\n\n[tool.uv.sources]\nlib = { workspace = true }\n',
+    '[dependency-groups]\ndev = ["pytest>=7", "lib"]\n\n[tool.uv.sources]\nlib = { workspace = true }\n\n'
+    '[tool.uv]\ndev-dependencies = ["six"]\nbuild-constraint-dependencies = ["hatchling<2"]\n',
     "packages/lib/pyproject.toml": WS_LIB,
     "packages/cli/pyproject.toml": WS_CLI,
 }
+
+# A project that declares a workspace without other members.
+SOLO = {"pyproject.toml": WS_ROOT.replace('members = ["packages/*"]', "members = []").replace('"lib", ', "")}
 
 # The app with requests from a named index (the test index under another name).
 INDEXED = {
@@ -585,6 +589,25 @@ CASES = [
         (K, "[tool.uv.sources]", "[tool.uv]\npackage = true\n\n[tool.uv.sources]"),
     ),
     ws("virtual root unchanged", False, base=VIRTUAL_ROOT),
+    ws(
+        "virtual root: [tool.uv] dev-dependencies changed",
+        True,
+        (R, '["six"]', '["six>=1"]'),
+        base=VIRTUAL_ROOT,
+    ),
+    ws(
+        "virtual root: build constraint changed",
+        True,
+        (R, '"hatchling<2"', '"hatchling<3"'),
+        base=VIRTUAL_ROOT,
+    ),
+    ws("workspace without other members unchanged", False, base=SOLO),
+    ws(
+        "workspace without other members: override respelled",
+        False,
+        (R, '"idna==3.4"', '"idna == 3.4"'),
+        base=SOLO,
+    ),
     ws("virtual root: group changed", True, (R, '"pytest>=7"', '"pytest>=7.4"'), base=VIRTUAL_ROOT),
     ws("virtual root: group respelled", False, (R, '"pytest>=7"', '"PyTest >= 7.0"'), base=VIRTUAL_ROOT),
     ws(
