@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.specifiers import SpecifierSet
 
 from lockfix.backends.uv.freshness import (
     UvFreshness,
     _fast_package,
+    _norm_marker,
     _python_range,
+    _same_marker,
     freshness,
     is_uv_project,
     workspace_members,
@@ -137,6 +140,24 @@ def test_marker_simplified_against_requires_python() -> None:
     assert freshness(APP_LOCK, "app", app_manifests(dependencies=deps)).fresh
     deps = ["core", "six; sys_platform == 'linux' and python_version >= '3.11'"]
     assert not freshness(APP_LOCK, "app", app_manifests(dependencies=deps)).fresh
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ('python_version <= "3.10"', "python_full_version < '3.11'", True),
+        ('python_version == "3.10"', "python_full_version >= '3.10' and python_full_version < '3.11'", True),
+        ('python_version > "3.9"', "python_full_version >= '3.10'", True),
+        ('python_version > "3.9"', "python_full_version > '3.9'", False),  # 3.9.1 tells them apart
+        ('python_version >= "3.8"', "", True),  # always true under requires-python >=3.9
+        ('sys_platform == "linux" or os_name == "nt"', "os_name == 'nt' or sys_platform == 'linux'", True),
+        ('sys_platform == "linux"', 'sys_platform != "win32"', False),
+        ('extra == "Fast_Io"', "extra == 'fast-io'", True),
+    ],
+)
+def test_markers_are_compared_by_meaning(a: str, b: str, same: bool) -> None:
+    norm = [_norm_marker(m) for m in (a, b)]
+    assert _same_marker(norm[0], norm[1], SpecifierSet(">=3.9")) is same
 
 
 def test_requires_python_is_compared_as_a_range() -> None:

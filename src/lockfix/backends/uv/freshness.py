@@ -447,11 +447,11 @@ def _python_range(spec: str) -> tuple[Bound, Bound]:
                 cut_upper((_bump(base, len(Version(version[:-2]).release)), False))
             continue
         rel = _release(version)
-        if op in (">=",):
+        if op == ">=":
             raise_lower((rel, True))
         elif op == ">":
             raise_lower((rel, False))
-        elif op in ("<",):
+        elif op == "<":
             cut_upper((rel, False))
         elif op == "<=":
             cut_upper((rel, True))
