@@ -407,6 +407,19 @@ VIRTUAL_ROOT = {
     "packages/cli/pyproject.toml": WS_CLI,
 }
 
+# requests from the index on Linux and macOS, from the default index elsewhere (uv
+# splits such a requirement per source entry, plus the uncovered rest).
+MARKED = {
+    **PROJECT,
+    "app/pyproject.toml": APP.replace(
+        "[tool.uv.sources]",
+        '[[tool.uv.index]]\nname = "local"\nurl = "{INDEX}"\n\n[tool.uv.sources]\nrequests = [\n'
+        '    { index = "local", marker = "sys_platform == \'linux\'" },\n'
+        '    { index = "local", marker = "sys_platform == \'darwin\'" },\n]',
+    ),
+}
+LINUX = "marker = \"sys_platform == 'linux'\""
+
 # A project that declares a workspace without other members.
 SOLO = {"pyproject.toml": WS_ROOT.replace('members = ["packages/*"]', "members = []").replace('"lib", ', "")}
 
@@ -608,6 +621,25 @@ CASES = [
         "member opts into packaging ([tool.uv] package)",
         True,
         (K, "[tool.uv.sources]", "[tool.uv]\npackage = true\n\n[tool.uv.sources]"),
+    ),
+    app("sources with markers unchanged", False, base=MARKED),
+    app(
+        "sources with markers: marker respelled",
+        False,
+        (A, LINUX, "marker = \"'linux' == sys_platform\""),
+        base=MARKED,
+    ),
+    app(
+        "sources with markers: marker changed",
+        True,
+        (A, LINUX, "marker = \"sys_platform == 'win32'\""),
+        base=MARKED,
+    ),
+    app(
+        "sources with markers: requirement re-marked",
+        True,
+        (A, '"requests>=2.30,<3"', "\"requests>=2.30,<3; python_version >= '3.10'\""),
+        base=MARKED,
     ),
     ws("virtual root unchanged", False, base=VIRTUAL_ROOT),
     ws(
