@@ -216,6 +216,13 @@ def test_unusual_layout_falls_back_to_tomllib() -> None:
     assert fast["source"] == {"editable": "../core"}
 
 
+def test_crlf_lock_is_read() -> None:
+    """A Windows checkout with core.autocrlf gives uv.lock CRLF line ends; uv reads it."""
+    crlf = APP_LOCK.replace("\n", "\r\n")
+    assert freshness(crlf, "app", app_manifests()).fresh
+    assert not freshness(crlf, "app", app_manifests(dependencies=["core"])).fresh
+
+
 @pytest.mark.parametrize(
     ("a", "b", "same"),
     [
