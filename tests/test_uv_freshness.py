@@ -15,11 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.specifiers import SpecifierSet
 
 from lockfix.backends.uv.freshness import (
     UvFreshness,
     _fast_package,
+    _norm_marker,
     _python_range,
+    _same_marker,
     freshness,
     is_uv_project,
     workspace_members,
@@ -139,6 +142,24 @@ def test_marker_simplified_against_requires_python() -> None:
     assert not freshness(APP_LOCK, "app", app_manifests(dependencies=deps)).fresh
 
 
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ('python_version <= "3.10"', "python_full_version < '3.11'", True),
+        ('python_version == "3.10"', "python_full_version >= '3.10' and python_full_version < '3.11'", True),
+        ('python_version > "3.9"', "python_full_version >= '3.10'", True),
+        ('python_version > "3.9"', "python_full_version > '3.9'", False),  # 3.9.1 tells them apart
+        ('python_version >= "3.8"', "", True),  # always true under requires-python >=3.9
+        ('sys_platform == "linux" or os_name == "nt"', "os_name == 'nt' or sys_platform == 'linux'", True),
+        ('sys_platform == "linux"', 'sys_platform != "win32"', False),
+        ('extra == "Fast_Io"', "extra == 'fast-io'", True),
+    ],
+)
+def test_markers_are_compared_by_meaning(a: str, b: str, same: bool) -> None:
+    norm = [_norm_marker(m) for m in (a, b)]
+    assert _same_marker(norm[0], norm[1], SpecifierSet(">=3.9")) is same
+
+
 def test_requires_python_is_compared_as_a_range() -> None:
     assert freshness(APP_LOCK, "app", app_manifests(**{"requires-python": ">=3.9.0"})).fresh
     verdict = freshness(APP_LOCK, "app", app_manifests(**{"requires-python": ">=3.9,<4"}))
@@ -193,6 +214,13 @@ def test_unusual_layout_falls_back_to_tomllib() -> None:
     assert fast is not None
     assert fast["metadata"]["requires-dist"] == ['{ name = "click", specifier = ">=8.1" }']
     assert fast["source"] == {"editable": "../core"}
+
+
+def test_crlf_lock_is_read() -> None:
+    """A Windows checkout with core.autocrlf gives uv.lock CRLF line ends; uv reads it."""
+    crlf = APP_LOCK.replace("\n", "\r\n")
+    assert freshness(crlf, "app", app_manifests()).fresh
+    assert not freshness(crlf, "app", app_manifests(dependencies=["core"])).fresh
 
 
 @pytest.mark.parametrize(
@@ -380,10 +408,27 @@ WORKSPACE = {
 # A workspace whose root is no project: its groups are recorded in [manifest].
 VIRTUAL_ROOT = {
     "pyproject.toml": '[tool.uv.workspace]\nmembers = ["packages/*"]\n\n'
-    '[dependency-groups]\ndev = ["pytest>=7", "lib"]\n\n[tool.uv.sources]\nlib = { workspace = true }\n',
+    '[dependency-groups]\ndev = ["pytest>=7", "lib"]\n\n[tool.uv.sources]\nlib = { workspace = true }\n\n'
+    '[tool.uv]\ndev-dependencies = ["six"]\nbuild-constraint-dependencies = ["hatchling<2"]\n',
     "packages/lib/pyproject.toml": WS_LIB,
     "packages/cli/pyproject.toml": WS_CLI,
 }
+
+# requests from the index on Linux and macOS, from the default index elsewhere (uv
+# splits such a requirement per source entry, plus the uncovered rest).
+MARKED = {
+    **PROJECT,
+    "app/pyproject.toml": APP.replace(
+        "[tool.uv.sources]",
+        '[[tool.uv.index]]\nname = "local"\nurl = "{INDEX}"\n\n[tool.uv.sources]\nrequests = [\n'
+        '    { index = "local", marker = "sys_platform == \'linux\'" },\n'
+        '    { index = "local", marker = "sys_platform == \'darwin\'" },\n]',
+    ),
+}
+LINUX = "marker = \"sys_platform == 'linux'\""
+
+# A project that declares a workspace without other members.
+SOLO = {"pyproject.toml": WS_ROOT.replace('members = ["packages/*"]', "members = []").replace('"lib", ', "")}
 
 # The app with requests from a named index (the test index under another name).
 INDEXED = {
@@ -584,7 +629,45 @@ CASES = [
         True,
         (K, "[tool.uv.sources]", "[tool.uv]\npackage = true\n\n[tool.uv.sources]"),
     ),
+    app("sources with markers unchanged", False, base=MARKED),
+    app(
+        "sources with markers: marker respelled",
+        False,
+        (A, LINUX, "marker = \"'linux' == sys_platform\""),
+        base=MARKED,
+    ),
+    app(
+        "sources with markers: marker changed",
+        True,
+        (A, LINUX, "marker = \"sys_platform == 'win32'\""),
+        base=MARKED,
+    ),
+    app(
+        "sources with markers: requirement re-marked",
+        True,
+        (A, '"requests>=2.30,<3"', "\"requests>=2.30,<3; python_version >= '3.10'\""),
+        base=MARKED,
+    ),
     ws("virtual root unchanged", False, base=VIRTUAL_ROOT),
+    ws(
+        "virtual root: [tool.uv] dev-dependencies changed",
+        True,
+        (R, '["six"]', '["six>=1"]'),
+        base=VIRTUAL_ROOT,
+    ),
+    ws(
+        "virtual root: build constraint changed",
+        True,
+        (R, '"hatchling<2"', '"hatchling<3"'),
+        base=VIRTUAL_ROOT,
+    ),
+    ws("workspace without other members unchanged", False, base=SOLO),
+    ws(
+        "workspace without other members: override respelled",
+        False,
+        (R, '"idna==3.4"', '"idna == 3.4"'),
+        base=SOLO,
+    ),
     ws("virtual root: group changed", True, (R, '"pytest>=7"', '"pytest>=7.4"'), base=VIRTUAL_ROOT),
     ws("virtual root: group respelled", False, (R, '"pytest>=7"', '"PyTest >= 7.0"'), base=VIRTUAL_ROOT),
     ws(

@@ -12,7 +12,8 @@ pyprojects and compares it with the lock the way uv's ``Lock::satisfies`` and
 * requirements are compared as sets of normalised requirements: canonical names, sorted
   extras, specifier *sets* (``>=2.30.0,<3`` equals ``<3,>=2.30``), sources lowered from
   ``[tool.uv.sources]`` (``editable``/``directory``/``path`` relative to the lock,
-  ``index`` as its URL, ``git``, ``url``), and markers compared by meaning, restricted to
+  ``index`` as its URL, ``git``, ``url``; sources with markers split the requirement as
+  uv does), and markers compared by meaning, restricted to
   the lock's ``requires-python`` (uv simplifies markers against it, so
   ``python_version >= "3.8"`` under ``>=3.9`` is no marker at all);
 * per lock: schema ``version`` 1 (any ``revision``: a lock written by uv 0.5 still counts
@@ -37,7 +38,8 @@ and marker parsing is cached: a monorepo repeats the same requirements in every 
 Not judged (reported fresh when nothing else differs): dynamic ``dependencies`` or
 ``optional-dependencies`` (uv would build the package), local packages whose directory is
 not among the known manifests, local packages without ``[package.metadata]`` (uv >= 0.8
-may omit it; uv then compares resolved edges), lists of sources with markers,
+may omit it; uv then compares resolved edges), sources conditional on an extra or a
+group (that requirement only),
 ``[tool.uv] environments`` and ``conflicts``, the value of ``exclude-newer`` (only its
 presence), which index a registry package came from, and whether the locked versions
 still satisfy the requirements (uv re-resolves; a hand-edited version is not caught).
@@ -447,11 +449,11 @@ def _python_range(spec: str) -> tuple[Bound, Bound]:
                 cut_upper((_bump(base, len(Version(version[:-2]).release)), False))
             continue
         rel = _release(version)
-        if op in (">=",):
+        if op == ">=":
             raise_lower((rel, True))
         elif op == ">":
             raise_lower((rel, False))
-        elif op in ("<",):
+        elif op == "<":
             cut_upper((rel, False))
         elif op == "<=":
             cut_upper((rel, True))
@@ -518,6 +520,18 @@ def _marker(text: str) -> Marker | None:
     return Marker(text) if text else None
 
 
+def _compiled(text: str) -> list[Marker | None]:
+    """[base, *excluded] of a marker, "base and not (excluded...)" (see ``_AND_NOT``)."""
+    return [_marker(part) for part in text.split(_AND_NOT)]
+
+
+def _evaluate(parts: list[Marker | None], env: dict[str, str]) -> bool:
+    base, *excluded = parts
+    if base is not None and not base.evaluate(env):
+        return False
+    return not any(m is None or m.evaluate(env) for m in excluded)
+
+
 def _same_marker(a: str, b: str, requires_python: SpecifierSet) -> bool:
     """Whether two markers agree on every environment inside ``requires-python``."""
     return a == b or _same_marker_cached(a, b, str(requires_python))
@@ -531,12 +545,13 @@ def _same_marker_cached(a: str, b: str, requires_python_text: str) -> bool:
     makes (each constant, and values just around version constants), which decides
     equivalence for the markers found in pyproject files."""
     requires_python = SpecifierSet(requires_python_text)
-    ma, mb = _marker(a), _marker(b)
+    ma, mb = _compiled(a), _compiled(b)
     atoms: dict[str, set[str]] = {}
-    for m in (ma, mb):
-        if m is not None:
-            for var, const in _walk_atoms(m._markers):
-                atoms.setdefault(var, set()).add(const)
+    for parts in (ma, mb):
+        for m in parts:
+            if m is not None:
+                for var, const in _walk_atoms(m._markers):
+                    atoms.setdefault(var, set()).add(const)
     python_consts = set().union(*(atoms.pop(v, set()) for v in _PYTHON_VARS))
     axes: list[list[dict[str, str]]] = [
         [
@@ -550,14 +565,13 @@ def _same_marker_cached(a: str, b: str, requires_python_text: str) -> bool:
     for axis in axes:
         size *= len(axis)
     if size > 20_000:  # pragma: no cover - far beyond any marker in a pyproject
-        return str(ma) == str(mb)
+        return a == b
     for combo in itertools.product(*axes):
         env = dict(_BASE_ENV)
         for part in combo:
             env.update(part)
         env.setdefault("extra", "")
-        va = True if ma is None else ma.evaluate(env)
-        vb = True if mb is None else mb.evaluate(env)
+        va, vb = _evaluate(ma, env), _evaluate(mb, env)
         if va != vb:
             return False
     return True
@@ -711,7 +725,11 @@ def _show(req: _Req) -> str:
         text = f"{req.name}{extras}{spec}"
     else:
         text = f"{req.name}{extras} @ {req.source[1]}"
-    return text + (f"; {req.marker}".replace('"', "'") if req.marker else "")
+    marker = req.marker
+    if _AND_NOT in marker:
+        base, *excluded = marker.split(_AND_NOT)
+        marker = " and ".join([*([f"({base})"] if base else []), *(f"not ({m})" for m in excluded)])
+    return text + (f"; {marker}".replace('"', "'") if marker else "")
 
 
 @dataclass(frozen=True)
@@ -723,6 +741,7 @@ class _Context:
     sources: Mapping[str, Any]  # canonical name -> source entry
     indexes: Mapping[str, str]  # index name -> url
     members: Mapping[str, str]  # canonical name -> directory
+    requires_python: str  # the lock's, against which markers are simplified
 
 
 def _lower_source(name: str, entry: Mapping[str, Any], ctx: _Context) -> tuple[str, ...] | None:
@@ -768,37 +787,72 @@ def _registry_req(text: str, extra: str | None) -> _Req | None:
     return _Req(name, extras, specifier, ("registry",), marker, shown)
 
 
-def _lower(text: str, ctx: _Context, extra: str | None = None) -> _Req:
-    """A PEP 508 string of a pyproject, with ``[tool.uv.sources]`` applied as uv does."""
+# A marker no environment satisfies, and the separator of a "base and not (a or b)"
+# marker: what remains of a requirement that sources with markers only partly cover.
+# PEP 508 has no "not", so that form only lives inside this module.
+_FALSE = 'python_full_version < "0"'
+_AND_NOT = "\x00"
+
+
+def _and(a: str, b: str) -> str:
+    return _norm_marker(f"({a}) and ({b})") if a and b else a or b
+
+
+def _lower(text: str, ctx: _Context, extra: str | None = None) -> list[_Req]:
+    """A PEP 508 string of a pyproject with ``[tool.uv.sources]`` applied as uv does: one
+    requirement, or one a source entry for sources with markers (plus what they leave
+    uncovered, from the registry). A source conditional on an extra or a group is not
+    judged (a requirement with source ``unjudged``)."""
     try:
         name, extras, specifier, marker, url = _pep508(text)
         if name not in ctx.sources:
             plain = _registry_req(text, extra)
             if plain is not None:
-                return plain
+                return [plain]
     except InvalidRequirement as exc:
         raise LockfixError(f"{ctx.package_dir or '.'}/pyproject.toml: {exc}") from None
     if extra is not None:
-        clause = f'extra == "{canonicalize_name(extra)}"'
-        marker = _norm_marker(f"({marker}) and {clause}" if marker else clause)
-    source: tuple[str, ...] = ("registry",)
-    entry = ctx.sources.get(name)
-    lowered = _lower_source(name, entry, ctx) if isinstance(entry, Mapping) else None
-    if lowered is not None:
-        source = lowered
-        if source[0] not in ("index", "index?"):
-            specifier = frozenset()
-    elif url:
-        source = ("url", url, "")
-        specifier = frozenset()
+        marker = _and(marker, f'extra == "{_canon(extra)}"')
     shown = text.strip() if extra is None else f"{text.strip()} (extra {extra})"
-    return _Req(name, extras, specifier, source, marker, shown)
+    raw = ctx.sources.get(name)
+    if raw is None:  # a direct URL (`name @ https://...`), no source
+        return [_Req(name, extras, frozenset(), ("url", url or "", ""), marker, shown)]
+    entries: list[Any] = raw if isinstance(raw, list) else [raw]
+    if not all(isinstance(e, Mapping) for e in entries) or any("extra" in e or "group" in e for e in entries):
+        return [_Req(name, (), frozenset(), ("unjudged",), "", shown)]
+    out: list[_Req] = []
+    covered: list[str] = []
+    for entry in entries:
+        lowered = _lower_source(name, entry, ctx)
+        if lowered is None and url:
+            lowered = ("url", url, "")
+        source = lowered or ("registry",)
+        spec = specifier if source[0] in ("registry", "index", "index?") else frozenset()
+        condition = _norm_marker(str(entry.get("marker", "")))
+        combined = _and(marker, condition)
+        if condition and _same_marker(combined, _FALSE, SpecifierSet(ctx.requires_python)):
+            continue  # the source never applies to this requirement
+        out.append(_Req(name, extras, spec, source, combined, shown))
+        covered.append(condition)
+    if covered and all(covered):
+        rest = _AND_NOT.join([marker, *covered])
+        if not _same_marker(rest, _FALSE, SpecifierSet(ctx.requires_python)):
+            out.append(_Req(name, extras, specifier, ("registry",), rest, shown))
+    return out
+
+
+def _lower_all(texts: Iterable[str], ctx: _Context, extra: str | None = None) -> list[_Req]:
+    return [req for text in texts for req in _lower(text, ctx, extra)]
 
 
 def _diff(
     expected: Sequence[_Req], actual: Sequence[_Req], requires_python: SpecifierSet
 ) -> tuple[list[str], list[str]]:
     """(added, removed) between two requirement sets, duplicates collapsed as uv's sets do."""
+    unjudged = {r.name for r in expected if r.source == ("unjudged",)}
+    if unjudged:
+        expected = [r for r in expected if r.name not in unjudged]
+        actual = [r for r in actual if r.name not in unjudged]
     want = {r[:5]: r for r in expected}
     have = {r[:5]: r for r in actual}
     if want.keys() == have.keys():
@@ -906,7 +960,14 @@ class _Judge:
     def context(self, package_dir: str, member: bool) -> _Context:
         manifest = self.manifests[package_dir]
         sources = {**self.root_sources, **self._sources(manifest)} if member else self._sources(manifest)
-        return _Context(package_dir, self.lock_dir, sources, self._indexes(manifest), self.members)
+        return _Context(
+            package_dir,
+            self.lock_dir,
+            sources,
+            self._indexes(manifest),
+            self.members,
+            str(self.requires_python),
+        )
 
     def reason(self, text: str | None) -> None:
         if text:
@@ -935,18 +996,23 @@ class _Judge:
             )
         self._requires_python()
         ctx = _Context(
-            self.lock_dir, self.lock_dir, self.root_sources, self._indexes(self.root), self.members
+            self.lock_dir,
+            self.lock_dir,
+            self.root_sources,
+            self._indexes(self.root),
+            self.members,
+            str(self.requires_python),
         )
         for key, lock_key in (
             ("constraint-dependencies", "constraints"),
             ("override-dependencies", "overrides"),
             ("build-constraint-dependencies", "build-constraints"),
         ):
-            expected = [_lower(r, ctx) for r in _strings(self.root_uv.get(key))]
+            expected = _lower_all(_strings(self.root_uv.get(key)), ctx)
             actual = _locked_list(manifest.get(lock_key))
             self.reason(_change(f"[tool.uv] {key}", *_diff(expected, actual, self.requires_python)))
         if non_project:
-            groups = {g: [_lower(r, ctx) for r in rs] for g, rs in _groups(self.root).items() if rs}
+            groups = {g: _lower_all(rs, ctx) for g, rs in _groups(self.root).items() if rs}
             locked: dict[str, list[_Req]] = {
                 canonicalize_name(str(g)): _locked_list(v)
                 for g, v in _table(manifest, "dependency-groups").items()
@@ -1028,10 +1094,10 @@ class _Judge:
         if not metadata and self.lock.revision >= 4:
             return  # uv >= 0.8 may omit metadata; it then compares resolved edges
         ctx = self.context(directory, member)
-        expected = [_lower(r, ctx) for r in _strings(project.get("dependencies"))]
+        expected = _lower_all(_strings(project.get("dependencies")), ctx)
         optional = _table(project, "optional-dependencies")
         for extra, reqs in optional.items():
-            expected.extend(_lower(r, ctx, extra=str(extra)) for r in _strings(reqs))
+            expected.extend(_lower_all(_strings(reqs), ctx, extra=str(extra)))
         actual = _locked_list(metadata.get("requires-dist"))
         self.reason(_change(f"requires-dist of {label}", *_diff(expected, actual, self.requires_python)))
         if (self.lock.version, self.lock.revision) >= (1, 1):
@@ -1040,7 +1106,7 @@ class _Judge:
             if want != have:
                 self.reason(f"extras of {label} changed: {have or '[]'} -> {want or '[]'}")
         keep_empty = (self.lock.version, self.lock.revision) >= (1, 1)
-        groups = {g: [_lower(r, ctx) for r in rs] for g, rs in _groups(manifest).items() if rs or keep_empty}
+        groups = {g: _lower_all(rs, ctx) for g, rs in _groups(manifest).items() if rs or keep_empty}
         locked: dict[str, list[_Req]] = {
             canonicalize_name(str(g)): _locked_list(v)
             for g, v in _table(metadata, "requires-dev").items()
