@@ -18,6 +18,18 @@ from tests.support.uv import UvExe, discover_uvs, uv_env, uv_version_of
 _POETRIES = discover_poetries()
 _UVS = discover_uvs()
 
+#: A test that uses one of these (directly or through another fixture) runs a real Poetry
+#: or uv: it is end-to-end whether or not it says so (``./dev test`` runs ``-m "not e2e"``
+#: on the other supported Pythons, where no Poetry or uv is installed for them).
+_E2E_FIXTURES = frozenset({"poetry", "uv"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _E2E_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
+
 
 @pytest.fixture(params=_POETRIES, ids=lambda p: "poetry" + ".".join(map(str, version_of(p))))
 def poetry(request: pytest.FixtureRequest, tmp_path: Path) -> PoetryExe:
