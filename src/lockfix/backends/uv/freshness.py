@@ -742,6 +742,9 @@ class _Context:
     indexes: Mapping[str, str]  # index name -> url
     members: Mapping[str, str]  # canonical name -> directory
     requires_python: str  # the lock's, against which markers are simplified
+    #: members a lock of revision 0 (uv 0.5 and older) records as virtual although another
+    #: member requires them: uv made such members editable packages only later
+    legacy_virtual: frozenset[str] = frozenset()
 
 
 def _lower_source(name: str, entry: Mapping[str, Any], ctx: _Context) -> tuple[str, ...] | None:
@@ -751,6 +754,8 @@ def _lower_source(name: str, entry: Mapping[str, Any], ctx: _Context) -> tuple[s
         directory = ctx.members.get(name)
         if directory is None:
             return ("workspace", name)
+        if name in ctx.legacy_virtual:
+            return ("virtual", posixpath.normpath(_relative(directory, ctx.lock_dir)))
         kind = "directory" if entry.get("editable") is False else "editable"
         return (kind, posixpath.normpath(_relative(directory, ctx.lock_dir)))
     if isinstance(entry.get("path"), str):
@@ -967,7 +972,22 @@ class _Judge:
             self._indexes(manifest),
             self.members,
             str(self.requires_python),
+            self._legacy_virtual(),
         )
+
+    def _legacy_virtual(self) -> frozenset[str]:
+        """Under uv 0.5's rules (a lock without ``revision``), a member is a package only
+        by a build system or ``[tool.uv] package``; being required by another member did
+        not make it one yet."""
+        if self.lock.revision >= 1:
+            return frozenset()
+        return frozenset(name for name, d in self.members.items()
+                         if not self._declared_package(self.manifests[d]))
+
+    @staticmethod
+    def _declared_package(manifest: Mapping[str, Any]) -> bool:
+        flag = _table(manifest, "tool", "uv").get("package")
+        return flag if isinstance(flag, bool) else "build-system" in manifest
 
     def reason(self, text: str | None) -> None:
         if text:
@@ -1146,6 +1166,8 @@ class _Judge:
         else a build system; a member another member requires is a package regardless,
         editable unless that source says ``editable = false``."""
         required = self._required_members().get(name)
+        if name in self._legacy_virtual():
+            required = None
         package_flag = _table(manifest, "tool", "uv").get("package")
         if isinstance(package_flag, bool):
             is_package = package_flag
