@@ -42,7 +42,7 @@ In GitHub Actions (annotations on the files and lines; no Poetry needed)::
     - uses: actions/checkout@v4
     - uses: actions/setup-python@v5
       with: {python-version: "3.12"}
-    - run: pip install lockfix && lockfix check --format github
+    - run: pip install "git+URL@v0.1.0" && lockfix check --format github
 
 JSON output (``--format json``), schema version 1. New keys may be added within a
 version; existing ones keep their meaning::
