@@ -324,3 +324,40 @@ def test_poetry_and_uv_packages_conflicted_in_one_merge(tmp_path, uv, poetry, in
     old = load_toml(repo.read("packages/old/poetry.lock"), "poetry.lock")
     assert {"attrs", "click"} <= {p["name"] for p in old["package"]}
     assert os.path.exists(repo.path / "packages/old/poetry.lock")
+
+
+def set_requirement(repo: GitRepo, rel: str, old: str, new: str) -> None:
+    text = repo.read(rel)
+    assert f'"{old}"' in text
+    repo.write(rel, text.replace(f'"{old}"', f'"{new}"', 1))
+
+
+@pytest.mark.parametrize("mode", ["driver", "run"])
+def test_constraint_clash_takes_the_newer_constraint(tmp_path, uv, index: PackageIndex, mode):
+    """Both sides change the same requirement: the merged manifest takes the one with the
+    higher lower bound (manifest-policy newer), and the lock follows it, although theirs'
+    lock-only move (click 8.1.6) was a one-sided change of the lock."""
+    repo = new_repo(tmp_path, uv, {"pyproject.toml": project("app", ["click>=8"])}, [""])
+    assert versions(repo.file("uv.lock"))["click"] == "8.1.7"
+    if mode == "driver":
+        install(repo, uv)
+    repo.checkout("feature", create=True)
+    set_requirement(repo, "pyproject.toml", "click>=8", "click>=8,<8.1.7")
+    uv.lock(repo.path)
+    repo.commit_all("theirs: cap click")
+    repo.checkout("main")
+    set_requirement(repo, "pyproject.toml", "click>=8", "click>=8.1.7")
+    uv.lock(repo.path)
+    repo.commit_all("ours: raise click's floor")
+    merged_env(repo, uv)
+    proc = repo.merge("feature")
+    if mode == "driver":
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "took ours (newer" in proc.stderr
+    else:
+        ran = lockfix_run(repo, uv, "run")
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        repo.git("commit", "-q", "--no-edit")
+    assert '"click>=8.1.7"' in repo.read("pyproject.toml")
+    assert versions(repo.file("uv.lock"))["click"] == "8.1.7"
+    assert_fresh(uv, repo.path)

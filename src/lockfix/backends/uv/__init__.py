@@ -13,6 +13,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lockfix import PYPROJECT
 from lockfix.backends import Checks, DemoKit, Freshness
 from lockfix.backends.base import canonical_name
 
@@ -88,7 +89,23 @@ class UvBackend:
         return find_uv(explicit, env)
 
     def private_env(self, env: Mapping[str, str], work: Path) -> dict[str, str]:
+        """uv looks for a workspace root in every directory above the project, and fails
+        on an unparsable ``pyproject.toml`` there: the private trees live under the git
+        dir, inside the repository, whose own ``pyproject.toml`` may be the conflicted
+        file being resolved (and whose settings are not the package's). An empty workspace
+        root above the trees ends that search: a package is not its member, so uv locks it
+        as the standalone project it is, with its own settings."""
+        barrier = work / PYPROJECT
+        if not barrier.is_file():
+            work.mkdir(parents=True, exist_ok=True)
+            barrier.write_text(_BARRIER, encoding="utf-8")
         return dict(env)
 
+
+_BARRIER = (
+    "# lockfix: stops uv's search for a workspace above its private trees (see\n"
+    "# lockfix.backends.uv.UvBackend.private_env); removed by `lockfix uninstall`.\n"
+    "[tool.uv.workspace]\nmembers = []\n"
+)
 
 BACKEND = UvBackend()
