@@ -64,6 +64,8 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from lockfix.backends.uv.links import matches as _matches
+from lockfix.backends.uv.links import under as _under
 from lockfix.errors import LockfixError
 from lockfix.toml import load_toml
 
@@ -124,58 +126,6 @@ def _join(base: str, rel: str) -> str:
 def _relative(path: str, start: str) -> str:
     """``path`` relative to ``start`` (both repository-relative), as uv writes it."""
     return posixpath.relpath(path or ".", start or ".")
-
-
-@lru_cache(maxsize=256)
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    """A workspace glob as uv reads it: ``*`` and ``?`` stay within one path segment,
-    ``**`` crosses segments, ``[...]`` is a character class."""
-    out = []
-    i = 0
-    pattern = posixpath.normpath(pattern)
-    while i < len(pattern):
-        c = pattern[i]
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-            continue
-        if pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-            continue
-        if c == "*":
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[":
-            end = pattern.find("]", i + 1)
-            if end == -1:
-                out.append(re.escape(c))
-            else:
-                body = pattern[i + 1 : end]
-                if body.startswith("!"):
-                    body = "^" + body[1:]
-                out.append(f"[{body}]")
-                i = end
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return re.compile("".join(out) + r"\Z")
-
-
-def _matches(rel: str, patterns: Any) -> bool:
-    if not isinstance(patterns, list):
-        return False
-    return any(isinstance(p, str) and _glob_regex(p).match(rel) for p in patterns)
-
-
-def _under(path: str, root: str) -> str | None:
-    """``path`` relative to ``root`` if it lies strictly below it, else None."""
-    if not root:
-        return path or None
-    if path.startswith(root + "/"):
-        return path[len(root) + 1 :]
-    return None
 
 
 def workspace_members(root_dir: str, manifests: Mapping[str, Mapping[str, Any]]) -> list[str]:

@@ -8,9 +8,10 @@ with ``[tool.uv.sources] core = { path = "../core", editable = true }`` (or a PE
 
 from __future__ import annotations
 
-import fnmatch
 import posixpath
+import re
 from collections.abc import Collection, Mapping
+from functools import lru_cache
 from typing import Any
 
 from lockfix.workspace import normalize_links, pep508_paths
@@ -26,15 +27,56 @@ def is_workspace_root(data: Mapping[str, Any]) -> bool:
     return isinstance(_uv(data).get("workspace"), Mapping)
 
 
-def _glob_match(pattern: str, path: str) -> bool:
-    """uv's member globs are path globs: ``*`` stays inside one directory level."""
+@lru_cache(maxsize=256)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    """A workspace glob as uv reads it: ``*`` and ``?`` stay within one path segment,
+    ``**`` crosses segments, ``[...]`` is a character class."""
+    out = []
+    i = 0
     pattern = posixpath.normpath(pattern)
-    if "**" in pattern:
-        return fnmatch.fnmatchcase(path, pattern.replace("**", "*"))
-    parts, names = pattern.split("/"), path.split("/")
-    return len(parts) == len(names) and all(
-        fnmatch.fnmatchcase(n, p) for p, n in zip(parts, names)
-    )
+    while i < len(pattern):
+        c = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+            continue
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            end = pattern.find("]", i + 1)
+            if end == -1:
+                out.append(re.escape(c))
+            else:
+                body = pattern[i + 1 : end]
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append(f"[{body}]")
+                i = end
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def matches(rel: str, patterns: Any) -> bool:
+    if not isinstance(patterns, list):
+        return False
+    return any(isinstance(p, str) and _glob_regex(p).match(rel) for p in patterns)
+
+
+def under(path: str, root: str) -> str | None:
+    """``path`` relative to ``root`` if it lies strictly below it, else None."""
+    if not root:
+        return path or None
+    if path.startswith(root + "/"):
+        return path[len(root) + 1 :]
+    return None
 
 
 def workspace_members(data: Mapping[str, Any], root_dir: str, known: Collection[str]) -> list[str]:
@@ -44,15 +86,10 @@ def workspace_members(data: Mapping[str, Any], root_dir: str, known: Collection[
         return []
     members = [m for m in workspace.get("members") or [] if isinstance(m, str)]
     exclude = [m for m in workspace.get("exclude") or [] if isinstance(m, str)]
-    prefix = root_dir + "/" if root_dir else ""
     out = []
     for d in sorted(known):
-        if d == root_dir or not d.startswith(prefix):
-            continue
-        rel = d[len(prefix):]
-        if any(_glob_match(m, rel) for m in members) and not any(
-            _glob_match(x, rel) for x in exclude
-        ):
+        rel = under(d, root_dir)
+        if rel is not None and matches(rel, members) and not matches(rel, exclude):
             out.append(d)
     return out
 
