@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 ManifestPolicy = Literal["theirs", "ours", "fail"]
-LockPolicy = Literal["drop", "higher", "ours", "theirs"]
+LockPolicy = Literal["higher-or-drop", "drop", "higher", "ours", "theirs"]
 
 MANIFEST_POLICIES: tuple[str, ...] = get_args(ManifestPolicy)
 LOCK_POLICIES: tuple[str, ...] = get_args(LockPolicy)

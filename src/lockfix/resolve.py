@@ -19,7 +19,7 @@ from typing import Any
 from lockfix import markers, sides
 from lockfix.backends.poetry import freshness as hashing
 from lockfix.backends.poetry.drift import find_drift
-from lockfix.backends.poetry.lock import lock_is_parseable_by, merge_locks, parse_lock
+from lockfix.backends.poetry.lock import lock_is_parseable_by, merge_locks, parse_lock, readable_lock
 from lockfix.backends.poetry.tool import Relocker
 from lockfix.config import Settings
 from lockfix.errors import LockfixError, MalformedToml
@@ -128,7 +128,8 @@ def _plan_lock(plan: Plan, git: Git, root: Path, unmerged: Mapping[str, dict[int
     if found is None and text is not None:
         found = sides.from_markers(text)
     if found is not None:
-        merged = merge_locks(found.base, found.ours, found.theirs, settings.lock_policy, where=rel)
+        merged = merge_locks(found.base, found.ours, found.theirs, settings.lock_policy, where=rel,
+                             manifest=plan.manifest_data)
         plan.preferred_lock = merged.text
         version = merged.lock_version
         plan.reasons.append(f"poetry.lock conflicted ({found.origin})")
@@ -148,7 +149,7 @@ def _plan_lock(plan: Plan, git: Git, root: Path, unmerged: Mapping[str, dict[int
             if not freshness.fresh and plan.manifest_text is None:
                 plan.reasons.append("poetry.lock stale (content-hash)")
             plan.reasons.extend(f"poetry.lock stale: {d.describe()}" for d in drifted)
-            plan.preferred_lock = text
+            plan.preferred_lock, version = readable_lock(text, lock)
             plan.relock = True
             plan.stage.append(rel)
     if (plan.preferred_lock is not None and poetry_version is not None
