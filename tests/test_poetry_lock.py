@@ -1203,6 +1203,17 @@ def test_property_output_parses_and_every_group_comes_from_a_side(data: st.DataO
         assert clash.resolution in ("dropped", "ours", "theirs")
 
 
+
+@PROPS
+@given(data=st.data())
+def test_property_higher_or_drop_without_constraints_is_higher(data: st.DataObject) -> None:
+    """A manifest that constrains none of the clashing names (and entries that require
+    none of them) lets every present entry fit: ``higher-or-drop`` is then ``higher``."""
+    base = data.draw(st.one_of(st.none(), locks()))
+    ours, theirs = data.draw(locks()), data.draw(locks())
+    judged = merge_locks(base, ours, theirs, "higher-or-drop", manifest={"project": {}})
+    assert judged == merge_locks(base, ours, theirs, "higher")
+
 @PROPS
 @given(data=st.data())
 def test_property_render_round_trips(data: st.DataObject) -> None:

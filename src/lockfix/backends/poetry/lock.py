@@ -595,8 +595,9 @@ def _decide_clashes(
             candidates[name] = [side for side, ok in zip(order, fits) if ok]
         else:
             decided[name] = _by_policy(ours, theirs, policy)
-    # What the kept entries require of a candidate: dropping one candidate can only
-    # remove requirements, so settling from the higher down to "drop" ends.
+    # Then what the other kept entries require of each candidate. A candidate they rule
+    # out gives way to the next one (higher, lower, dropped) and never comes back, so
+    # the loop ends; it may settle lower than needed, never on an entry that does not fit.
     chosen = {name: 0 for name in candidates}
     changed = True
     while changed:
