@@ -1,6 +1,6 @@
 """What each lock policy costs on a two-sided clash: re-resolved names, fetches, index requests.
 
-    .venv/bin/python benchmarks/lock_policy_bench.py [--poetry PATH ...]
+    .venv/bin/python benchmarks/lock_policy_bench.py [--poetry PATH ...] [--scenario NAME ...]
 
 Three merges, each stopped by plain git on ``poetry.lock`` and then finished by
 ``lockfix run --lock-policy P`` for every policy, on copies of the same conflicted clone:
@@ -91,10 +91,13 @@ def index_update(repo: GitRepo, poetry: PoetryExe, index: PackageIndex, pkg: Git
     index.add("idna", "3.9")
 
 
-SCENARIOS: dict[str, tuple[str, Callable[[GitRepo, PoetryExe, PackageIndex, GitPackage], None]]] = {
-    "git-branch": ("gitpkg", git_branch),
-    "git-tag": ("gitpkg", git_tag),
-    "index": ("idna", index_update),
+Build = Callable[[GitRepo, PoetryExe, PackageIndex, GitPackage], None]
+#: name -> (the clashing package, how the branches are made, ``lockfix run`` flags: a
+#: conflicted root pyproject.toml cannot give its [tool.lockfix] to ``lockfix run``)
+SCENARIOS: dict[str, tuple[str, Build, tuple[str, ...]]] = {
+    "git-branch": ("gitpkg", git_branch, ()),
+    "git-tag": ("gitpkg", git_tag, ("--manifest-policy", "ours")),
+    "index": ("idna", index_update, ()),
 }
 
 
@@ -113,8 +116,10 @@ def _dropped(repo: GitRepo, policy: str) -> list[str]:
     return [c.name for c in result.clashes if c.resolution == "dropped"]
 
 
-def measure(poetry: PoetryExe, work: Path) -> None:
-    for scenario, (name, build) in SCENARIOS.items():
+def measure(poetry: PoetryExe, work: Path, only: list[str]) -> None:
+    for scenario, (name, build, flags) in SCENARIOS.items():
+        if only and scenario not in only:
+            continue
         index = PackageIndex()
         index.add_many(DEFAULT_UNIVERSE)
         try:
@@ -139,7 +144,8 @@ def measure(poetry: PoetryExe, work: Path) -> None:
                     dropped = _dropped(clone, policy)
                     before = len(index.requests)
                     started = time.monotonic()
-                    proc = lockfix("run", "--lock-policy", policy, cwd=clone.path, poetry=poetry)
+                    proc = lockfix("run", "--lock-policy", policy, *flags, cwd=clone.path,
+                                   poetry=poetry)
                     took = time.monotonic() - started
                     requests = len(index.requests) - before
                     ok = proc.returncode == 0
@@ -154,13 +160,14 @@ def measure(poetry: PoetryExe, work: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--poetry", action="append", type=Path, help="Poetry executable(s)")
+    parser.add_argument("--scenario", action="append", choices=list(SCENARIOS), default=[])
     args = parser.parse_args()
     for path in args.poetry or discover_poetries():
         with tempfile.TemporaryDirectory(prefix="lockfix-policy-") as tmp:
             home = Path(tmp) / "home"
             home.mkdir()
             poetry = PoetryExe(path=path, version=version_of(path), env=isolated_env(home))
-            measure(poetry, Path(tmp))
+            measure(poetry, Path(tmp), args.scenario)
 
 
 if __name__ == "__main__":
