@@ -254,7 +254,7 @@ def _merge_lock(git: Git, args: DriverArgs, settings: Settings, session: PoetryS
         theirs_bytes.decode("utf-8"),
         settings.lock_policy,
         where=args.path,
-        manifest=load_toml(manifests[pkg], args.path),
+        manifest=load_toml(manifests[pkg], posixpath.join(pkg, PYPROJECT)),
     )
     _debug("manifests and preferred lock merged")
     tree = work / "tree"
