@@ -54,8 +54,9 @@ def main() -> None:
                    "newer (default: a dependency constraint starting at the newer version "
                    "wins, anything else theirs), theirs (incoming), ours, or fail.")
 @click.option("--lock-policy", type=click.Choice(LOCK_POLICIES), default=None,
-              help="When both sides locked the same package differently: drop it so Poetry "
-                   "re-resolves it (default), keep the higher version, ours or theirs.")
+              help="When both sides locked the same package differently: keep the higher "
+                   "version the merged constraints allow, else drop it (default); drop it so "
+                   "Poetry re-resolves it; the higher version; ours or theirs.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=None,
               help="Seconds one Poetry relock may take (default 600).")
 @click.option("--poetry", "poetry", metavar="PATH", default=None,

@@ -23,7 +23,7 @@ from lockfix.toml import load_toml
 @dataclass(frozen=True)
 class Settings:
     manifest_policy: ManifestPolicy = DEFAULT_MANIFEST_POLICY
-    lock_policy: LockPolicy = "drop"
+    lock_policy: LockPolicy = "higher-or-drop"
     timeout: float = DEFAULT_TIMEOUT
     poetry: str | None = None  # executable; None = $LOCKFIX_POETRY or PATH
     uv: str | None = None  # executable; None = $LOCKFIX_UV or PATH

@@ -9,7 +9,7 @@ from typing import Literal, get_args
 # the newer version (lockfix.constraints); every other clash, and a dependency clash
 # that is not clearly newer on one side, goes to theirs (NEWER_FALLBACK).
 ManifestPolicy = Literal["newer", "theirs", "ours", "fail"]
-LockPolicy = Literal["drop", "higher", "ours", "theirs"]
+LockPolicy = Literal["higher-or-drop", "drop", "higher", "ours", "theirs"]
 
 MANIFEST_POLICIES: tuple[str, ...] = get_args(ManifestPolicy)
 LOCK_POLICIES: tuple[str, ...] = get_args(LockPolicy)

@@ -145,11 +145,13 @@ def _plan_lock(plan: Plan, git: Git, root: Path, unmerged: Mapping[str, dict[int
     elif text is None:
         return
     else:
-        version = backend.lock_version(text, rel)
+        starting, version = backend.starting_lock(text, rel)
         judged = backend.freshness(text, pkg.dir, manifests, root=root)
-        if not judged.fresh or plan.manifest_text is not None:
+        # relock when stale, or when a manifest it records changed (its own, merged, or a
+        # path dependency's: the reasons planned so far)
+        if not judged.fresh or plan.reasons:
             plan.reasons.extend(f"{name} stale: {r}" for r in judged.reasons)
-            plan.preferred_lock = text
+            plan.preferred_lock = starting
             plan.relock = True
             plan.stage.append(rel)
     tool = tools.get(pkg.backend)

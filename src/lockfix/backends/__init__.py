@@ -158,6 +158,10 @@ class Backend(Protocol):
     def lock_version(self, lock_text: str, where: str) -> str | None:
         """The lock's format version (Poetry's ``lock-version``, uv's ``version.revision``)."""
 
+    def starting_lock(self, lock_text: str, where: str) -> tuple[str, str | None]:
+        """A lock on disk as the tool's starting point for a relock (relabelled where the
+        tool needs it to keep its versions), and its format version."""
+
     def freshness(self, lock_text: str, lock_dir: str,
                   manifests: Mapping[str, Mapping[str, Any]], *, root: Path) -> Freshness:
         """Judge a lock against the current manifests, natively (no tool, no network)."""

@@ -69,12 +69,17 @@ class PoetryBackend:
                     where: str, manifest: Mapping[str, Any] | None = None) -> LockMerge:
         from lockfix.backends.poetry.lock import merge_locks
 
-        return merge_locks(base, ours, theirs, policy, where=where)
+        return merge_locks(base, ours, theirs, policy, where=where, manifest=manifest)
 
     def lock_version(self, lock_text: str, where: str) -> str | None:
         from lockfix.backends.poetry.lock import parse_lock
 
         return parse_lock(lock_text, where).lock_version
+
+    def starting_lock(self, lock_text: str, where: str) -> tuple[str, str | None]:
+        from lockfix.backends.poetry.lock import parse_lock, readable_lock
+
+        return readable_lock(lock_text, parse_lock(lock_text, where))
 
     def freshness(self, lock_text: str, lock_dir: str,
                   manifests: Mapping[str, Mapping[str, Any]], *, root: Path) -> Freshness:

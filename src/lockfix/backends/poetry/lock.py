@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from typing import Any, Optional
 
@@ -40,9 +40,14 @@ __all__ = [
     "lock_is_parseable_by",
     "merge_locks",
     "parse_lock",
+    "readable_lock",
     "render_lock",
 ]
 
+
+#: What a lock without ``lock-version`` (Poetry 1.0 and older) is to Poetry 1.x, and the
+#: label that lets Poetry 2.x read the same layout (it refuses a lock without one).
+LEGACY_LOCK_VERSION = "1.0"
 
 # What Poetry 2.3+ matches in the first line to learn which Poetry wrote the lock.
 _GENERATOR_RE = re.compile(r"Poetry ([^ ]+)")
@@ -418,6 +423,21 @@ def lock_is_parseable_by(lock_version: str | None, poetry_version: tuple[int, ..
     return (1,) <= rel < (3,)
 
 
+def readable_lock(text: str, lock: LockFile) -> tuple[str, str | None]:
+    """``text`` as a preferred lock every Poetry reads, and its lock-version.
+
+    A lock older than lock-version 1.1 without the key (Poetry 1.0 and older) is given
+    ``lock-version = "1.0"``: what Poetry 1.x assumes anyway, and what Poetry 2.x needs
+    to read it instead of resolving everything afresh. Any other lock is left as it is.
+    """
+    if lock.lock_version is not None:
+        return text, lock.lock_version
+    labelled = render_lock(replace(lock, lock_version=LEGACY_LOCK_VERSION))
+    if text.lstrip("\ufeff").split("\n", 1)[0].endswith("\r"):
+        labelled = labelled.replace("\n", "\r\n")
+    return labelled, LEGACY_LOCK_VERSION
+
+
 # -- the merge ------------------------------------------------------------------------------
 
 Group = Optional[list[dict[str, Any]]]
@@ -480,63 +500,123 @@ def _by_name(lock: LockFile | None) -> dict[str, list[dict[str, Any]]]:
     return groups
 
 
-def _settle(
-    name: str, base: Group, ours: Group, theirs: Group, two_way: bool, policy: LockPolicy
-) -> tuple[Group, LockClash | None]:
-    """Three-way merge of one name's group: (the group to keep, the clash if any)."""
+_UNSETTLED = object()  # _one_sided's answer for a clash
+
+
+def _one_sided(base: Group, ours: Group, theirs: Group, two_way: bool) -> Any:
+    """Three-way merge of one name's group: the group to keep (None: none), or
+    ``_UNSETTLED`` when both sides changed what is resolved, differently (a clash)."""
     key_ours, key_theirs = _group_key(ours), _group_key(theirs)
     if key_ours == key_theirs:
-        return ours, None
+        return ours
     if two_way:
         if ours is None:
-            return theirs, None
+            return theirs
         if theirs is None:
-            return ours, None
+            return ours
     else:
         key_base = _group_key(base)
         if key_base == key_ours:
-            return theirs, None
+            return theirs
         if key_base == key_theirs:
-            return ours, None
+            return ours
     # Both sides changed the entries. Only a change of what was resolved is a clash.
     id_ours, id_theirs = _identity(ours), _identity(theirs)
     if id_ours == id_theirs:
-        return ours, None
+        return ours
     if not two_way:
         id_base = _identity(base)
         if id_base == id_ours:
-            return theirs, None
+            return theirs
         if id_base == id_theirs:
-            return ours, None
+            return ours
+    return _UNSETTLED
 
-    chosen: Group
-    if policy == "drop":
-        chosen, resolution = None, "dropped"
-    elif policy == "ours":
-        chosen, resolution = ours, "ours"
-    elif policy == "theirs":
-        chosen, resolution = theirs, "theirs"
-    elif policy == "higher":
-        # A present group beats a removal: Poetry ignores locked entries it no longer
-        # needs, so keeping one costs nothing.
-        if ours is None or theirs is None:
-            take_ours = theirs is None
-        else:
-            high_ours, high_theirs = _highest(ours), _highest(theirs)
-            take_ours = (
-                high_ours is not None and high_theirs is not None and high_ours > high_theirs
-            )
-        chosen, resolution = (ours, "ours") if take_ours else (theirs, "theirs")
+
+def _higher_first(ours: Group, theirs: Group) -> list[tuple[Group, str]]:
+    """Both sides as (group, resolution), the one ``higher`` keeps first.
+
+    A present group beats a removal (Poetry ignores locked entries it no longer needs,
+    so keeping one costs nothing); equal highest versions, or unparsable ones, put
+    theirs first.
+    """
+    if ours is None or theirs is None:
+        take_ours = theirs is None
     else:
-        raise ValueError(f"unknown lock policy {policy!r}")
-    clash = LockClash(
-        name=name,
-        base=_versions(base),
-        ours=_versions(ours),
-        theirs=_versions(theirs),
-        resolution=resolution,
-    )
-    return chosen, clash
+        high_ours, high_theirs = _highest(ours), _highest(theirs)
+        take_ours = high_ours is not None and high_theirs is not None and high_ours > high_theirs
+    order = [(ours, "ours"), (theirs, "theirs")]
+    return order if take_ours else order[::-1]
+
+
+def _by_policy(ours: Group, theirs: Group, policy: LockPolicy) -> tuple[Group, str]:
+    """A clash decided by ``policy`` alone: (the group to keep, the resolution)."""
+    if policy in ("drop", "higher-or-drop"):  # the latter without a manifest to judge by
+        return None, "dropped"
+    if policy == "ours":
+        return ours, "ours"
+    if policy == "theirs":
+        return theirs, "theirs"
+    if policy == "higher":
+        return _higher_first(ours, theirs)[0]
+    raise ValueError(f"unknown lock policy {policy!r}")
+
+
+def _decide_clashes(
+    clashed: Mapping[str, tuple[Group, Group]],
+    kept: Sequence[Mapping[str, Any]],
+    policy: LockPolicy,
+    manifest: Mapping[str, Any] | None,
+) -> dict[str, tuple[Group, str]]:
+    """Settle every clash: name -> (the group to keep, "ours" | "theirs" | "dropped").
+
+    With the merged manifest, two rules come before the policy. A git or URL dependency
+    keeps the one side's entry whose source the merged manifest names (the other side's
+    is of no use to Poetry, which would fetch the repository again), whatever the
+    policy. ``higher-or-drop`` keeps the higher side's entry that Poetry would take as
+    it is: allowed by the manifest's constraints on that name and by what the other kept
+    entries require of it (poetry-core, Poetry's own rules); else the other side's if
+    that is allowed; else it drops the name. Either way a kept package stays at a version
+    one side chose, and Poetry has nothing to look up for it.
+    """
+    if manifest is None or not clashed:
+        return {name: _by_policy(o, t, policy) for name, (o, t) in clashed.items()}
+    from lockfix.backends.poetry import fit  # poetry-core: only when a clash needs it
+
+    wanted = fit.manifest_requirements(manifest, set(clashed))
+    decided: dict[str, tuple[Group, str]] = {}
+    candidates: dict[str, list[tuple[Group, str]]] = {}
+    for name, (ours, theirs) in clashed.items():
+        order = _higher_first(ours, theirs)
+        fits = [fit.group_fits(group, wanted.get(name, [])) for group, _ in order]
+        if fit.is_direct_origin(wanted.get(name, [])) and fits.count(True) == 1 and None not in fits:
+            decided[name] = order[fits.index(True)]
+        elif policy == "higher-or-drop":
+            candidates[name] = [side for side, ok in zip(order, fits) if ok]
+        else:
+            decided[name] = _by_policy(ours, theirs, policy)
+    # Then what the other kept entries require of each candidate. A candidate they rule
+    # out gives way to the next one (higher, lower, dropped) and never comes back, so
+    # the loop ends; it may settle lower than needed, never on an entry that does not fit.
+    chosen = {name: 0 for name in candidates}
+    changed = True
+    while changed:
+        changed = False
+        entries = [*kept]
+        entries.extend(e for group, _ in decided.values() for e in group or ())
+        for name, i in chosen.items():
+            if i < len(candidates[name]):
+                entries.extend(candidates[name][i][0] or ())
+        required = fit.requirements_on(entries, set(candidates))
+        for name, i in chosen.items():
+            if i < len(candidates[name]):
+                group = candidates[name][i][0]
+                if not fit.group_fits(group, required.get(name, [])):
+                    chosen[name] = i + 1
+                    changed = True
+    for name, i in chosen.items():
+        decided[name] = candidates[name][i] if i < len(candidates[name]) else (None, "dropped")
+    return decided
 
 
 def _merge_table(
@@ -585,17 +665,20 @@ def merge_locks(
     base: str | None,
     ours: str,
     theirs: str,
-    policy: LockPolicy = "drop",
+    policy: LockPolicy = "higher-or-drop",
     *,
     where: str = "poetry.lock",
+    manifest: Mapping[str, Any] | None = None,
 ) -> LockMerge:
     """Merge three lock texts package by package into a preferred lock.
 
     Per canonical name: a one-sided change wins, identical changes agree, and a change
     on both sides to *what is resolved* (versions, sources) is a clash settled by
-    ``policy``. ``base=None`` (no common ancestor) unions both sides. The result uses the
-    newer lock-version of the two sides and ours' header, content-hash and
-    python-versions: Poetry recomputes the last two when it relocks.
+    ``policy``, judged against ``manifest`` (the merged pyproject.toml data) when given:
+    see :func:`_decide_clashes`. ``base=None`` (no common ancestor) unions both sides.
+    The result uses the newer lock-version of the two sides (``"1.0"`` when neither has
+    one) and ours' header, content-hash and python-versions: Poetry recomputes the last
+    two when it relocks.
     """
     lock_ours = parse_lock(ours, f"{where} (ours)")
     lock_theirs = parse_lock(theirs, f"{where} (theirs)")
@@ -605,23 +688,33 @@ def merge_locks(
     groups_base, groups_ours = _by_name(lock_base), _by_name(lock_ours)
     groups_theirs = _by_name(lock_theirs)
     kept: list[dict[str, Any]] = []
-    clashes: list[LockClash] = []
+    clashed: dict[str, tuple[Group, Group]] = {}
     for name in sorted(set(groups_base) | set(groups_ours) | set(groups_theirs)):
-        group, clash = _settle(
-            name,
-            groups_base.get(name),
-            groups_ours.get(name),
-            groups_theirs.get(name),
-            two_way,
-            policy,
-        )
-        if group:
+        group_ours, group_theirs = groups_ours.get(name), groups_theirs.get(name)
+        group = _one_sided(groups_base.get(name), group_ours, group_theirs, two_way)
+        if group is _UNSETTLED:
+            clashed[name] = (group_ours, group_theirs)
+        elif group:
             kept.extend(group)
-        if clash is not None:
-            clashes.append(clash)
+    clashes: list[LockClash] = []
+    for name, (group, resolution) in sorted(_decide_clashes(clashed, kept, policy, manifest).items()):
+        kept.extend(group or ())
+        clashes.append(
+            LockClash(
+                name=name,
+                base=_versions(groups_base.get(name)),
+                ours=_versions(clashed[name][0]),
+                theirs=_versions(clashed[name][1]),
+                resolution=resolution,
+            )
+        )
     kept.sort(key=_sort_key)
 
     lock_version = max((lock_ours.lock_version, lock_theirs.lock_version), key=_lock_version_rank)
+    if lock_version is None:
+        # Poetry 1.x reads a lock without lock-version as "1.0"; Poetry 2 refuses it but
+        # still reads that layout once it says so. Labelled, every Poetry keeps its versions.
+        lock_version = LEGACY_LOCK_VERSION
     if _lock_version_rank(lock_version) >= (2, 1) and any("groups" not in e for e in kept):
         # A 2.1 lock promises `groups` on every package (Poetry 2 reads them without a
         # fallback); entries that came from an older side do not have them.
@@ -815,7 +908,7 @@ def render_lock(lock: LockFile) -> str:
             blocks.append(_table_lines(f"[metadata.{_key(key)}]", value))
     if not modern:
         files = _legacy_files_table(lock.packages)
-        if lock.lock_version is None and _hashes_only(files):
+        if _lock_version_rank(lock.lock_version) < (1, 1) and _hashes_only(files):
             hashes = {k: [f["hash"] for f in v] for k, v in files.items()}
             blocks.append(_table_lines("[metadata.hashes]", hashes))
         else:

@@ -75,6 +75,9 @@ class UvBackend:
 
         return parse_lock(lock_text, where).lock_version
 
+    def starting_lock(self, lock_text: str, where: str) -> tuple[str, str | None]:
+        return lock_text, self.lock_version(lock_text, where)
+
     def freshness(self, lock_text: str, lock_dir: str,
                   manifests: Mapping[str, Mapping[str, Any]], *, root: Path) -> Freshness:
         from lockfix.backends.uv.freshness import freshness

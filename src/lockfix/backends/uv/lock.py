@@ -256,8 +256,11 @@ def _settle(
         chosen, resolution = ours, "ours"
     elif policy == "theirs":
         chosen, resolution = theirs, "theirs"
-    elif policy == "higher":
-        # A present group beats a removal: uv ignores entries it no longer needs.
+    elif policy in ("higher", "higher-or-drop"):
+        # A present group beats a removal: uv ignores entries it no longer needs. With
+        # higher-or-drop, uv itself lets go of a kept version the merged constraints no
+        # longer allow (it re-resolves that package, keeping the rest: checked on uv 0.5.31
+        # and 0.13.8), so the higher side's entry is all the preferred lock needs.
         if ours is None or theirs is None:
             take_ours = theirs is None
         else:
