@@ -26,20 +26,21 @@ class _Group(click.Group):
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="lockfix")
 def main() -> None:
-    """Resolve Poetry lock-file merge conflicts by re-locking, not by merging text.
+    """Resolve lock-file merge conflicts (Poetry, uv) by re-locking, not by merging text.
 
     \b
     lockfix demo          see it work on a throw-away monorepo (offline, ~1 minute)
     lockfix install       register the git merge driver for this clone (once)
-    lockfix run           fix conflicted or stale pyproject.toml / poetry.lock now
+    lockfix run           fix conflicted or stale pyproject.toml / poetry.lock / uv.lock now
     lockfix check         report conflict markers, stale locks, path-dependency drift (CI)
     lockfix uninstall     remove exactly what install added
 
     With the driver installed, git merge / pull / rebase / cherry-pick finish with a
-    merged pyproject.toml and a freshly regenerated poetry.lock. Set LOCKFIX_DEBUG=1
-    for a trace, LOCKFIX_DISABLE=1 to run one git command without lockfix;
-    LOCKFIX_POETRY picks the Poetry executable. Poetry is started once and shared by
-    all relocks of a command; LOCKFIX_POETRY_SERVER=0 runs one `poetry lock` each.
+    merged pyproject.toml and a freshly regenerated poetry.lock or uv.lock. Set
+    LOCKFIX_DEBUG=1 for a trace, LOCKFIX_DISABLE=1 to run one git command without
+    lockfix; LOCKFIX_POETRY and LOCKFIX_UV pick the executables. Poetry is started once
+    and shared by all relocks of a command; LOCKFIX_POETRY_SERVER=0 runs one `poetry
+    lock` each.
     """
 
 
@@ -58,7 +59,7 @@ def main() -> None:
                    "version the merged constraints allow, else drop it (default); drop it so "
                    "Poetry re-resolves it; the higher version; ours or theirs.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=None,
-              help="Seconds one Poetry relock may take (default 600).")
+              help="Seconds one relock (Poetry or uv) may take (default 600).")
 @click.option("--poetry", "poetry", metavar="PATH", default=None,
               help="Poetry executable (default: $LOCKFIX_POETRY, then PATH).")
 @click.option("--uv", "uv", metavar="PATH", default=None,
@@ -103,15 +104,17 @@ _ATTRIBUTES_HELP = ("Where the attribute lines go: the committed root .gitattrib
               help="text (grouped, with the fix), json (schema in lockfix.commands.check), "
                    "github (workflow annotations) or sarif.")
 @click.option("--lockfiles-only", is_flag=True,
-              help="Scan only pyproject.toml and poetry.lock for conflict markers.")
-@click.option("--strict", is_flag=True, help="Fail on warnings (a missing poetry.lock) too.")
+              help="Scan only pyproject.toml, poetry.lock and uv.lock for conflict markers.")
+@click.option("--strict", is_flag=True, help="Fail on warnings (a missing lock) too.")
 def check_command(paths: tuple[str, ...], fmt: str, lockfiles_only: bool, strict: bool) -> None:
-    """Check the repository (or PATHS) for broken Poetry lock state; change nothing.
+    """Check the repository (or PATHS) for broken lock state; change nothing.
 
-    Finds conflict markers in tracked files, pyproject.toml / poetry.lock that do not
-    parse, stale locks (content-hash, as `poetry check --lock`), locks whose record of a
-    path dependency no longer matches its pyproject.toml, and Poetry projects without a
-    lock. Needs neither Poetry nor network: made for CI and pre-commit.
+    Finds conflict markers in tracked files, pyproject.toml / poetry.lock / uv.lock that
+    do not parse, stale locks (Poetry: content-hash, as `poetry check --lock`; uv: the
+    recorded project, workspace members and path dependencies, as `uv lock --check`),
+    locks whose record of a path dependency no longer matches its pyproject.toml, and
+    Poetry or uv projects without a lock. Needs neither Poetry, uv nor network: made for
+    CI and pre-commit.
 
     \b
     Exit status: 0 clean, 1 problems found, 2 usage or internal error.
@@ -129,11 +132,11 @@ def check_command(paths: tuple[str, ...], fmt: str, lockfiles_only: bool, strict
 @click.option("--check", "check_only", is_flag=True,
               help="Change nothing; exit 0 if merges here will use lockfix, 1 if not.")
 def install_command(global_: bool, attributes_file: str, check_only: bool) -> None:
-    """Register lockfix as git's merge driver for poetry.lock and pyproject.toml.
+    """Register lockfix as git's merge driver for poetry.lock, uv.lock and pyproject.toml.
 
     Sets merge.lockfix.{name,driver,recursive} in git config (with an absolute path to
-    this Python, so it works where lockfix is not on PATH) and adds the two attribute
-    lines if they are missing. Running it twice changes nothing.
+    this Python, so it works where lockfix is not on PATH) and adds the attribute lines
+    if they are missing. Running it twice changes nothing.
     """
     from lockfix.commands import install
     from lockfix.git import Git
