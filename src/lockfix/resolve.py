@@ -359,8 +359,12 @@ def apply_plan(ws: Workspace, plan: Plan, poetry: Relocker | None, settings: Set
         files = _tree_files(ws, dirs, extra) if plan.relock else []
         privatetree.materialize(root, tree, files, overrides)
         if poetry is not None and plan.relock:
-            poetry.relock(tree / (pkg.dir or "."), timeout=settings.timeout)
-            _verify(tree, pkg.pyproject, pkg.lockfile)
+            try:
+                poetry.relock(tree / (pkg.dir or "."), timeout=settings.timeout)
+                _verify(tree, pkg.pyproject, pkg.lockfile)
+            except LockfixError as exc:  # name the user's directory, not the private one
+                exc.message = exc.message.replace(str(tree), str(root).rstrip("/"))
+                raise
         privatetree.install(tree, root, finished)
     finally:
         shutil.rmtree(tree, ignore_errors=True)
