@@ -184,7 +184,7 @@ def test_dependents_relock_when_a_path_dependency_lock_fails(make_monorepo, poet
 
     proc = lockfix("run", cwd=repo.path, poetry=poetry)
     assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert "could not lock" in proc.stderr
+    assert f"could not lock {repo.path / CORE}" in proc.stderr  # not the private tree's path
     summary = proc.stdout.split("lockfix summary:", 1)[1]
     status = {line.split()[0]: line.split()[1] for line in summary.splitlines() if line.strip()
               and not line.strip().startswith("note:")}
@@ -261,3 +261,52 @@ def test_cycle_note_names_the_root_package(tmp_path):
     ws = plan_workspace(Git(repo.path), Settings())
     assert ws.plans[""].error is not None
     assert "path-dependency cycle: . -> packages/a -> ." in ws.plans[""].notes
+
+
+SIBLING = """[tool.poetry]
+name = "sibling-lib"
+version = "0.1.0"
+description = "a checkout beside the repository"
+authors = ["Test <test@example.invalid>"]
+packages = [{ include = "sibling_lib" }]
+
+[tool.poetry.dependencies]
+python = ">=3.9"
+six = "^1.16"
+
+[build-system]
+requires = ["poetry-core>=1.0.0"]
+build-backend = "poetry.core.masonry.api"
+"""
+
+
+def test_path_dependency_outside_the_repository_still_relocks(make_single_project, poetry, tmp_path):
+    """A relative path dependency leaving the repository (a sibling checkout) cannot sit
+    at the same relative place in the private tree: that package is relocked in place,
+    as before, and says so; the lock records the same relative path."""
+    repo = make_single_project({"requests": "^2.30"})
+    lib = tmp_path / "sibling-lib"
+    (lib / "sibling_lib").mkdir(parents=True)
+    (lib / "sibling_lib" / "__init__.py").write_text("")
+    (lib / "pyproject.toml").write_text(SIBLING)
+    rel = os.path.relpath(lib, repo.path)
+    repo.write("pyproject.toml", set_dependency_text(repo.read("pyproject.toml"), "sibling-lib",
+                                                     {"path": rel, "develop": True}))
+    poetry.lock(repo.path)
+    repo.commit_all("sibling")
+    repo.branch("feature")  # as diverge() does, without its in-repository graph helpers
+    for branch, name, constraint in (("main", "attrs", "^23.1"), ("feature", "click", "^8.1")):
+        repo.checkout(branch)
+        repo.write("pyproject.toml", set_dependency_text(repo.read("pyproject.toml"), name, constraint))
+        poetry.lock(repo.path)
+        repo.commit_all(f"add {name}")
+    repo.checkout("main")
+    assert repo.merge("feature").returncode != 0
+
+    proc = lockfix("run", cwd=repo.path, poetry=poetry)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "relocked in place: a path dependency lies outside the repository" in proc.stdout
+    assert {"attrs", "click", "sibling-lib", "six"} <= locked_versions(repo.path / "poetry.lock").keys()
+    assert f'url = "{rel}"' in repo.read("poetry.lock")
+    repo.git("commit", "--no-edit")
+    assert poetry.check_lock(repo.path).returncode == 0

@@ -26,7 +26,7 @@ from lockfix.errors import LockfixError, MalformedToml
 from lockfix.git import Git, Operation
 from lockfix.manifest import merge_manifest
 from lockfix.toml import load_toml
-from lockfix.workspace import Graph, Package, build_graph, discover
+from lockfix.workspace import Graph, Package, build_graph, discover, links
 
 
 @dataclass
@@ -280,14 +280,34 @@ def _manifest_final(plan: Plan) -> bool:
     return plan.manifest_text is None and plan.manifest_data is not None
 
 
-def _tree_files(ws: Workspace, dirs: list[str]) -> list[str]:
+def _tree_files(ws: Workspace, dirs: list[str], extra: list[str]) -> list[str]:
     """What a relock of the first of ``dirs`` can read: the files of each package (tracked,
-    or untracked and not ignored, such as a local ``poetry.toml``), nested packages apart."""
+    or untracked and not ignored, such as a local ``poetry.toml``), nested packages apart,
+    and everything under ``extra`` (directories named by path that are not packages)."""
     out = ws.git.run_bytes(
-        ["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *(d or "." for d in dirs)]
+        ["ls-files", "-z", "--cached", "--others", "--exclude-standard", "--",
+         *(d or "." for d in [*dirs, *extra])]
     ).stdout
     listed = list(dict.fromkeys(p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p))
-    return [f for d in dirs for f in privatetree.owned_files(listed, d, ws.plans)]
+    owned = [f for d in dirs for f in privatetree.owned_files(listed, d, ws.plans)]
+    return owned + [f for f in listed if any(f.startswith(e + "/") for e in extra) and f not in owned]
+
+
+_DEEP = "_/" * 32  # a pretend location deep enough that no relative path climbs out of it
+
+
+def _path_targets(ws: Workspace, dirs: list[str]) -> tuple[list[str], list[str]]:
+    """(directories inside the repository that the manifests of ``dirs`` name by path but
+    that are not among ``dirs``, relative paths that leave the repository)."""
+    inside: list[str] = []
+    outside: list[str] = []
+    for d in dirs:
+        data = ws.plans[d].manifest_data if d in ws.plans else None
+        if data is None:
+            continue
+        inside += [t for t in links(data, d) if t and t not in dirs and t not in inside]
+        outside += [t for t in links(data, _DEEP + d) if not (t + "/").startswith(_DEEP)]
+    return inside, outside
 
 
 def apply_plan(ws: Workspace, plan: Plan, relocker: Relocker | None, settings: Settings,
@@ -325,15 +345,72 @@ def apply_plan(ws: Workspace, plan: Plan, relocker: Relocker | None, settings: S
         finished.append(pkg.lockfile)
     if plan.manifest_text is not None:
         finished.append(pkg.pyproject)  # last: a final manifest means a finished package
+    extra, outside = _path_targets(ws, dirs) if plan.relock else ([], [])
+    if outside:
+        # the private tree cannot hold what lies outside the repository at the same
+        # relative place: relock in place, as before (restored on failure)
+        plan.notes.append("relocked in place: a path dependency lies outside the repository")
+        return _apply_in_place(ws, plan, relocker, settings)
     tree = privatetree.tree_for(area, pkg.dir)
     try:
-        privatetree.materialize(root, tree, _tree_files(ws, dirs) if plan.relock else [], overrides)
+        files = _tree_files(ws, dirs, extra) if plan.relock else []
+        privatetree.materialize(root, tree, files, overrides)
         if relocker is not None and plan.relock:
-            relocker.relock(tree / (pkg.dir or "."), timeout=settings.timeout)
-            _verify(ws, pkg, tree)
+            try:
+                relocker.relock(tree / (pkg.dir or "."), timeout=settings.timeout)
+                _verify(ws, pkg, tree)
+            except LockfixError as exc:  # name the user's directory, not the private one
+                exc.message = exc.message.replace(str(tree), str(root).rstrip("/"))
+                raise
         privatetree.install(tree, root, finished)
     finally:
         shutil.rmtree(tree, ignore_errors=True)
+    return time.monotonic() - started
+
+
+def _snapshot(root: Path, rels: Iterable[str]) -> dict[str, bytes | None]:
+    out: dict[str, bytes | None] = {}
+    for rel in rels:
+        try:
+            out[rel] = (root / rel).read_bytes()
+        except FileNotFoundError:
+            out[rel] = None
+    return out
+
+
+def _restore(root: Path, saved: Mapping[str, bytes | None]) -> None:
+    for rel, data in saved.items():
+        path = root / rel
+        if data is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.write_bytes(data)
+
+
+def _apply_in_place(ws: Workspace, plan: Plan, relocker: Relocker | None,
+                    settings: Settings) -> float:
+    """The fallback for a package reaching outside the repository by a relative path:
+    write and relock in the package directory; on failure restore its files and re-raise.
+    Not safe against a kill, as :func:`apply_plan` is."""
+    root = ws.root
+    pkg = plan.package
+    saved = _snapshot(root, [pkg.pyproject, pkg.lockfile])
+    started = time.monotonic()
+    try:
+        if plan.manifest_text is not None:
+            (root / pkg.pyproject).write_text(plan.manifest_text, encoding="utf-8")
+        if relocker is None:
+            raise LockfixError(f"internal: relock planned without {pkg.backend}")
+        lock_path = root / pkg.lockfile
+        if plan.full_resolve:
+            lock_path.unlink(missing_ok=True)
+        elif plan.preferred_lock is not None:
+            lock_path.write_text(plan.preferred_lock, encoding="utf-8")
+        relocker.relock(root / (pkg.dir or "."), timeout=settings.timeout)
+        _verify(ws, pkg, root)
+    except BaseException:
+        _restore(root, saved)
+        raise
     return time.monotonic() - started
 
 
