@@ -252,6 +252,14 @@ def test_uv_driver_runs_no_incoming_build_code(tmp_path, uv: UvExe, index: Packa
     assert not sentinel.exists(), sentinel.read_text()
     assert "uv.lock" in repo.unmerged() and repo.has_conflict_markers("uv.lock")
     assert refused(proc.stderr, "uv.lock"), proc.stderr
+    # `lockfix run` is explicit, like `uv lock`: it runs the build code, and says whose
+    ran = subprocess.run([sys.executable, "-m", "lockfix", "run"], cwd=repo.path, env=repo.env,
+                         capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    notes = [ln for ln in ran.stdout.splitlines() if "runs build code from the other side" in ln]
+    assert len(notes) == 1 and "dyn (libs/dyn" in notes[0], ran.stdout
+    assert sentinel.exists()
+    sentinel.unlink()
     abort()
 
     proc = subprocess.run(["git", "-c", "lockfix.allowBuild=true", *(
