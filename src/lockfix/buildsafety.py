@@ -181,22 +181,24 @@ def new_build_code(git: Git, ours: str, theirs: str,
         return []
     rel = {d: posixpath.join(d, PYPROJECT) if d else PYPROJECT for d in dirs}
     blobs = git.read_blobs([f"{rev}:{rel[d]}" for d in dirs for rev in (ours, theirs)])
-    found: list[NewBuildCode] = []
-    for i, d in enumerate(dirs):
-        at_ours = _parse(blobs[2 * i], rel[d])
-        at_theirs = _parse(blobs[2 * i + 1], rel[d])
+    sides = {d: (_parse(blobs[2 * i], rel[d]), _parse(blobs[2 * i + 1], rel[d]))
+             for i, d in enumerate(dirs)}
+    found: dict[str, NewBuildCode] = {}
+    compare: dict[str, list[str]] = {}  # package -> code paths to compare, in one git call
+    for d, (at_ours, at_theirs) in sides.items():
         if at_theirs is None:
             continue  # the incoming side does not have this package: nothing of theirs
         name = _name(manifests[d])
         if at_ours is None:
-            found.append(NewBuildCode(d, name, d or "."))
-            continue
-        if _pyproject_inputs(at_ours) != _pyproject_inputs(at_theirs):
-            found.append(NewBuildCode(d, name, f"{rel[d]} [build-system]/dynamic"))
-            continue
-        paths = _code_paths(d, [at_ours, at_theirs, manifests[d]])
-        ids = git.object_ids([f"{rev}:{p}" for p in paths for rev in (ours, theirs)])
-        changed = [p for j, p in enumerate(paths) if ids[2 * j] != ids[2 * j + 1]]
+            found[d] = NewBuildCode(d, name, d or ".")
+        elif _pyproject_inputs(at_ours) != _pyproject_inputs(at_theirs):
+            found[d] = NewBuildCode(d, name, f"{rel[d]} [build-system]/dynamic")
+        else:
+            compare[d] = _code_paths(d, [at_ours, at_theirs, manifests[d]])
+    specs = [f"{rev}:{p}" for paths in compare.values() for p in paths for rev in (ours, theirs)]
+    ids = iter(git.object_ids(specs))
+    for d, paths in compare.items():
+        changed = [p for p in paths if next(ids) != next(ids)]
         if changed:
-            found.append(NewBuildCode(d, name, changed[0] or "."))
-    return found
+            found[d] = NewBuildCode(d, _name(manifests[d]), changed[0] or ".")
+    return [found[d] for d in dirs if d in found]

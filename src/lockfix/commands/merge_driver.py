@@ -268,7 +268,9 @@ def _materialize(git: Git, tree: Path, commits: tuple[str | None, str, str],
 
     _, ours_rev, theirs_rev = commits
     incoming = _theirs_only(git, commits, manifests)
-    regular = {p: v for p, v in incoming.items() if v is None or v[0] in ("100644", "100755")}
+    merged = {posixpath.join(d, PYPROJECT) if d else PYPROJECT for d in manifests}
+    regular = {p: v for p, v in incoming.items()
+               if p not in merged and (v is None or v[0] in ("100644", "100755"))}
     blobs = dict(zip(regular, git.read_blobs([f"{theirs_rev}:{p}" for p in regular])))
     for d, text in manifests.items():
         for rev in (ours_rev, theirs_rev):
@@ -358,14 +360,17 @@ def _build_gate(git: Git, ours_rev: str, theirs_rev: str,
     the user allowed it (``lockfix.buildsafety``, ``config.allow_build``). Refuse when a
     reached package needs build code the incoming side added or changed; otherwise let a
     backend that can enforce it (uv) refuse to build the packages predicted static."""
-    from lockfix.buildsafety import new_build_code, reader_for, static_names
+    from lockfix.buildsafety import needs_build, new_build_code, reader_for, static_names
     from lockfix.config import allow_build
 
+    reader = reader_for(relock.backend.name, relock.tool.version)
+    forbid = getattr(relock.session, "forbid_builds", None)
+    if forbid is None and not needs_build(manifests, reader):
+        return  # nothing to build, nothing to enforce: no need to ask
     allowed, source = allow_build(git)
     if allowed:
         _debug(f"build code may run ({source})")
         return
-    reader = reader_for(relock.backend.name, relock.tool.version)
     found = new_build_code(git, ours_rev, theirs_rev, manifests, reader)
     if found:
         more = f" and {len(found) - 1} more" if len(found) > 1 else ""
@@ -374,7 +379,6 @@ def _build_gate(git: Git, ours_rev: str, theirs_rev: str,
             f"in {found[0].describe()}{more}; read it, then run `lockfix run`, or allow it "
             f"in this clone with `git config lockfix.allowBuild true`"
         )
-    forbid = getattr(relock.session, "forbid_builds", None)
     if forbid is not None:
         forbid(static_names(manifests, reader))
 
