@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from lockfix.buildsafety import is_static, reader_for
 from lockfix.config import allow_build
 from lockfix.git import Git
 from lockfix.localindex import PackageIndex
@@ -290,3 +291,38 @@ def test_permission_only_from_the_person_or_ours_committed_settings(tmp_path):
     assert allow_build(git, {"LOCKFIX_ALLOW_BUILD": "1"}) == (True, "LOCKFIX_ALLOW_BUILD")
     repo.git("config", "lockfix.allowBuild", "true")
     assert allow_build(git, {"LOCKFIX_ALLOW_BUILD": "0"})[0] is False
+
+
+# -- which metadata a solver reads without building (pure) -------------------------------
+
+POETRY_STYLE = {"tool": {"poetry": {"name": "p", "version": "1"}}}
+PEP621 = {"project": {"name": "p", "version": "1", "dependencies": []},
+          "build-system": {"build-backend": "hatchling.build"}}
+PEP621_DYNAMIC = {"project": {"name": "p", "dynamic": ["version"]},
+                  "build-system": {"build-backend": "setuptools.build_meta"}}
+PEP621_README = {"project": {"name": "p", "version": "1", "dynamic": ["readme"]}}
+POETRY2_DYNAMIC = {"project": {"name": "p", "version": "1", "dynamic": ["dependencies"]},
+                   "tool": {"poetry": {"dependencies": {"six": "*"}}},
+                   "build-system": {"build-backend": "poetry.core.masonry.api"}}
+BUILD_SCRIPT = {"tool": {"poetry": {"name": "p", "version": "1", "build": {"script": "b.py"}}}}
+SETUP_PY_ONLY: dict[str, object] = {"build-system": {"requires": ["setuptools"]}}
+
+
+@pytest.mark.parametrize(
+    ("manifest", "poetry1", "poetry2", "uv"),
+    [
+        (POETRY_STYLE, True, True, False),
+        (PEP621, False, True, True),
+        (PEP621_DYNAMIC, False, False, False),
+        (PEP621_README, False, True, True),
+        (POETRY2_DYNAMIC, False, True, False),
+        (BUILD_SCRIPT, False, False, False),
+        (SETUP_PY_ONLY, False, False, False),
+    ],
+    ids=["poetry-style", "pep621", "pep621-dynamic-version", "pep621-dynamic-readme",
+         "poetry2-dynamic-deps", "poetry-build-script", "setup-py-only"],
+)
+def test_static_metadata_per_solver(manifest, poetry1, poetry2, uv):
+    assert [is_static(manifest, r) for r in ("poetry1", "poetry2", "uv")] == [poetry1, poetry2, uv]
+    assert reader_for("poetry", (1, 8, 5)) == "poetry1"
+    assert reader_for("poetry", (2, 5, 1)) == "poetry2" and reader_for("uv", (0, 5)) == "uv"
