@@ -219,6 +219,7 @@ def plan_workspace(
     op = git.operation()
     if op is not None:
         _leave_alone_untouched(git, root, plans, graph, unmerged, op, exempt=named)
+        _note_incoming_build_code(git, plans, graph, op, tools or {})
     for cycle in graph.cycles:
         for d in cycle:
             if plans[d].needs_work:
@@ -268,6 +269,30 @@ def _leave_alone_untouched(git: Git, root: Path, plans: Mapping[str, Plan], grap
         if any(on_disk(f) != at_ours[f] for f in fs):
             continue  # changed since: the operation (or the user) did touch it
         plan.left_alone = f"not touched by the {op.kind}, and already so on both sides"
+
+
+def _note_incoming_build_code(git: Git, plans: Mapping[str, Plan], graph: Graph,
+                              op: Operation, tools: Mapping[str, Tool | None]) -> None:
+    """``lockfix run`` is explicit, like ``poetry lock``: it may run the build code of the
+    packages it relocks, but says so (a note per package) when that code came from the
+    other side of the stopped operation (see :mod:`lockfix.buildsafety`)."""
+    from lockfix.buildsafety import new_build_code, reader_for
+
+    relocking = [p for p in plans.values() if p.relock and p.error is None and p.left_alone is None]
+    if not relocking:
+        return
+    try:
+        _, ours, theirs = git.operation_sides(op)
+    except LockfixError:
+        return
+    for plan in relocking:
+        dirs = [plan.package.dir, *graph.reachable(plan.package.dir)]
+        manifests = {d: m for d in dirs if d in plans and (m := plans[d].manifest_data) is not None}
+        tool = tools.get(plan.package.backend)
+        reader = reader_for(plan.package.backend, tool.version if tool is not None else (2,))
+        for found in new_build_code(git, ours, theirs, manifests, reader):
+            plan.notes.append(f"runs build code from the other side of the {op.kind}: "
+                              f"{found.describe()}")
 
 
 # -- execution ---------------------------------------------------------------------------

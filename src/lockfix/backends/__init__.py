@@ -18,7 +18,7 @@ git's critical path.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +58,13 @@ class Session(Relocker, AbstractContextManager["Session"], Protocol):
 
     @property
     def preloaded(self) -> bool: ...
+
+    #: whether the tool can be told not to build named packages (uv's
+    #: ``--no-build-package``); where it cannot (Poetry), lockfix's prediction is the gate
+    can_forbid_builds: bool
+
+    def forbid_builds(self, names: Sequence[str]) -> None:
+        """From now on, refuse to build these packages (only if ``can_forbid_builds``)."""
 
 
 class Tool(Protocol):

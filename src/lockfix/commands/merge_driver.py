@@ -238,14 +238,43 @@ def _merged_manifests(
     return result
 
 
+def _theirs_only(git: Git, commits: tuple[str | None, str, str],
+                 dirs: Collection[str]) -> dict[str, tuple[str, str] | None]:
+    """Files under ``dirs`` that only the incoming side changed since the base, which is
+    what git's merge takes from it: path -> (mode, blob id) at theirs, None if deleted.
+    (A file both sides changed is being merged by git right now: ours' stays.)"""
+    base_rev, ours_rev, theirs_rev = commits
+    if base_rev is None or not dirs:
+        return {}
+
+    def changed(rev: str) -> dict[str, tuple[str, str] | None]:
+        out = git.run_bytes(["diff-tree", "-r", "-z", "--no-renames", base_rev, rev, "--",
+                             *sorted({d or "." for d in dirs})], check=False).stdout
+        fields = out.split(b"\0")
+        found: dict[str, tuple[str, str] | None] = {}
+        for header, path in zip(fields[0::2], fields[1::2]):
+            _, mode, _, sha, status = header.decode().lstrip(":").split()
+            found[path.decode("utf-8", "surrogateescape")] = None if status == "D" else (mode, sha)
+        return found
+
+    ours = changed(ours_rev)
+    return {p: v for p, v in changed(theirs_rev).items() if p not in ours}
+
+
 def _materialize(git: Git, tree: Path, commits: tuple[str | None, str, str],
                  manifests: Mapping[str, str]) -> None:
-    """Write each package directory (ours' files, else theirs') with its merged manifest
-    and no lock of any kind."""
+    """Write each package directory (ours' files, else theirs', plus every file only
+    theirs changed, as git's merge will) with its merged manifest and no lock of any
+    kind. The build code a relock may run is then the merge's, not a stale copy."""
     import io
     import tarfile
 
     _, ours_rev, theirs_rev = commits
+    incoming = _theirs_only(git, commits, manifests)
+    merged = {posixpath.join(d, PYPROJECT) if d else PYPROJECT for d in manifests}
+    regular = {p: v for p, v in incoming.items()
+               if p not in merged and (v is None or v[0] in ("100644", "100755"))}
+    blobs = dict(zip(regular, git.read_blobs([f"{theirs_rev}:{p}" for p in regular])))
     for d, text in manifests.items():
         for rev in (ours_rev, theirs_rev):
             proc = git.run_bytes(["archive", "--format=tar", rev, "--", d or "."], check=False)
@@ -255,6 +284,15 @@ def _materialize(git: Git, tree: Path, commits: tuple[str | None, str, str],
                     tar.extractall(tree, members=members)
                 break
         target = tree / d
+        for path, entry in regular.items():
+            if d and not path.startswith(d + "/"):
+                continue
+            if entry is None:
+                (tree / path).unlink(missing_ok=True)
+            elif (data := blobs.get(path)) is not None:
+                (tree / path).parent.mkdir(parents=True, exist_ok=True)
+                (tree / path).write_bytes(data)
+                (tree / path).chmod(0o755 if entry[0] == "100755" else 0o644)
         target.mkdir(parents=True, exist_ok=True)
         (target / PYPROJECT).write_text(text, encoding="utf-8")
         for lockfile in LOCKFILES:
@@ -289,6 +327,7 @@ def _merge_lock(git: Git, args: DriverArgs, settings: Settings,
     manifests = _merged_manifests(git, commits, pkg, settings)
     data = {d: load_toml(text, posixpath.join(d, PYPROJECT) if d else PYPROJECT)
             for d, text in manifests.items()}
+    _build_gate(git, ours_rev, theirs_rev, data, relock)
     preferred = backend.merge_locks(
         base_bytes.decode("utf-8") or None,
         ours_bytes.decode("utf-8"),
@@ -316,6 +355,35 @@ def _merge_lock(git: Git, args: DriverArgs, settings: Settings,
         raise LockfixError(f"{tool.label}'s lock does not match the merged manifests: "
                            + "; ".join(judged.reasons))
     return text, f"{how}, {tool.label}"
+
+
+def _build_gate(git: Git, ours_rev: str, theirs_rev: str,
+                manifests: Mapping[str, Mapping[str, object]], relock: _Relock) -> None:
+    """Plain git never runs code from the merged branch; neither does the driver unless
+    the user allowed it (``lockfix.buildsafety``, ``config.allow_build``). Refuse when a
+    reached package needs build code the incoming side added or changed; otherwise let a
+    backend that can enforce it (uv) refuse to build the packages predicted static."""
+    from lockfix.buildsafety import needs_build, new_build_code, reader_for, static_names
+    from lockfix.config import allow_build
+
+    reader = reader_for(relock.backend.name, relock.tool.version)
+    enforced = relock.session.can_forbid_builds
+    if not enforced and not needs_build(manifests, reader):
+        return  # nothing to build, nothing to enforce: no need to ask
+    allowed, source = allow_build(git)
+    if allowed:
+        _debug(f"build code may run ({source})")
+        return
+    found = new_build_code(git, ours_rev, theirs_rev, manifests, reader)
+    if found:
+        more = f" and {len(found) - 1} more" if len(found) > 1 else ""
+        raise LockfixError(
+            f"not relocked: that would run build code the incoming side added or changed, "
+            f"in {found[0].describe()}{more}; read it, then run `lockfix run`, or allow it "
+            f"in this clone with `git config lockfix.allowBuild true`"
+        )
+    if enforced:
+        relock.session.forbid_builds(static_names(manifests, reader))
 
 
 def _conflict_style(git: Git) -> list[str]:

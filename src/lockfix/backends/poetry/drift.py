@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from packaging.version import InvalidVersion, Version
 
 from lockfix.backends.poetry.lock import LockFile, canonical_name, directory_dependencies
+from lockfix.buildsafety import built_metadata
 
 if TYPE_CHECKING:
     from poetry.core.packages.dependency import Dependency
@@ -612,7 +613,8 @@ class _Comparer:
         memo = (key, json.dumps(relevant, sort_keys=True, default=str), lock.python_versions)
         if memo in self._verdicts:
             return self._verdicts[memo]
-        if _quick_match(entry, manifest):
+        if _quick_match(entry, manifest) or built_metadata(manifest):
+            # (metadata only a build can tell, e.g. dynamic dependencies: no verdict)
             self._verdicts[memo] = []
         else:
             if key not in self._packages:

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -171,6 +171,13 @@ class PoetrySession:
     @property
     def preloaded(self) -> bool:
         return self._proc is not None and not self._gone
+
+    #: Poetry has no flag that refuses to build a path dependency: the driver's prediction
+    #: (lockfix.buildsafety) is the only gate
+    can_forbid_builds = False
+
+    def forbid_builds(self, names: Sequence[str]) -> None:
+        raise NotImplementedError("Poetry cannot be told not to build a package")
 
     def _read(self, stream: IO[bytes]) -> None:
         for line in stream:

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -27,9 +27,14 @@ from lockfix.errors import ToolError
 _VERSION_RE = re.compile(r"uv (\d+)\.(\d+)\.(\d+)")
 
 
-def relock_args() -> list[str]:
-    """``uv lock``: never ``--upgrade``; the preferred lock decides what stays."""
-    return ["lock"]
+def relock_args(no_build: Sequence[str] = ()) -> list[str]:
+    """``uv lock``: never ``--upgrade``; the preferred lock decides what stays.
+
+    ``no_build`` names path packages uv must not build (``--no-build-package``): the merge
+    driver's enforcement of :mod:`lockfix.buildsafety` (uv refuses instead of running
+    build code it was not allowed to; uv 0.5 ignores it for editable path packages, where
+    the driver's own check is the gate)."""
+    return ["lock", *(arg for name in no_build for arg in ("--no-build-package", name))]
 
 
 @dataclass(frozen=True)
@@ -41,8 +46,8 @@ class Uv:
     def label(self) -> str:
         return "uv " + ".".join(map(str, self.version))
 
-    def argv(self) -> list[str]:
-        return [str(self.executable), *relock_args()]
+    def argv(self, no_build: Sequence[str] = ()) -> list[str]:
+        return [str(self.executable), *relock_args(no_build)]
 
     def reads(self, lock_version: str | None) -> bool:
         """uv reads every lock of format ``version = 1`` (whatever its ``revision``)."""
@@ -50,12 +55,12 @@ class Uv:
         return major == "1"
 
     def relock(self, project_dir: Path, *, timeout: float = DEFAULT_TIMEOUT,
-               env: Mapping[str, str] | None = None) -> LockRun:
+               env: Mapping[str, str] | None = None, no_build: Sequence[str] = ()) -> LockRun:
         """``uv lock`` in ``project_dir``, in its own process group so that a timeout or
         Ctrl-C ends uv and everything it started (a build backend, git)."""
         started = time.monotonic()
         proc = subprocess.Popen(
-            self.argv(),
+            self.argv(no_build),
             cwd=project_dir,
             env=dict(env if env is not None else os.environ),
             stdin=subprocess.DEVNULL,
@@ -92,10 +97,17 @@ class UvSession:
 
     uv: Uv
     env: dict[str, str]
+    no_build: tuple[str, ...] = ()
     preloaded = False
 
+    can_forbid_builds = True
+
+    def forbid_builds(self, names: Sequence[str]) -> None:
+        """From now on, uv may not build these path packages (see :func:`relock_args`)."""
+        self.no_build = tuple(names)
+
     def relock(self, project_dir: Path, *, timeout: float = DEFAULT_TIMEOUT) -> LockRun:
-        return self.uv.relock(project_dir, timeout=timeout, env=self.env)
+        return self.uv.relock(project_dir, timeout=timeout, env=self.env, no_build=self.no_build)
 
     def __enter__(self) -> UvSession:
         return self
