@@ -141,7 +141,7 @@ def bench_driver(uv_path: str, rounds: int) -> dict[str, float]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def bench_run(uv_path: str, packages: int, rounds: int) -> dict[str, float]:
+def bench_run(uv_path: str, packages: int, rounds: int, jobs: int | None = None) -> dict[str, float]:
     uv = find_uv(uv_path)
     work = Path(tempfile.mkdtemp(prefix="lockfix-uvbench-"))
     index = PackageIndex()
@@ -166,7 +166,8 @@ def bench_run(uv_path: str, packages: int, rounds: int) -> dict[str, float]:
                         sh(uv.argv(), bare / d, env)
                     loop.append(time.perf_counter() - t0)
                 else:
-                    sh([sys.executable, "-m", "lockfix", "run", "-q"], clone, env)
+                    sh([sys.executable, "-m", "lockfix", "run", "-q",
+                        *(["--jobs", str(jobs)] if jobs else [])], clone, env)
                     runs.append(time.perf_counter() - t0)
             for d in dirs:
                 assert (bare / d / "uv.lock").read_text() == (clone / d / "uv.lock").read_text(), d
@@ -183,18 +184,20 @@ def main() -> None:
     ap.add_argument("--packages", type=int, action="append", default=None,
                     help="conflicted packages for the run benchmark (repeatable; default 1, 4, 8)")
     ap.add_argument("--uv", action="append", default=None, help="uv executable (repeatable)")
+    ap.add_argument("--jobs", type=int, default=None, help="lockfix run --jobs (default: its own)")
+    ap.add_argument("--only", choices=["driver", "run"], default=None)
     args = ap.parse_args()
     uvs = args.uv or [str(p) for p in sorted(ROOT.glob(".tools/uv-*/bin/uv"), reverse=True)]
     print(f"driver: {'':<10} {'uv lock alone':>13} {'lock driver':>12} {'ratio':>6} "
           f"{'whole git merge':>16}   (medians of {args.rounds})")
-    for path in uvs:
+    for path in uvs if args.only != "run" else []:
         r = bench_driver(path, args.rounds)
         print(f"        {Path(path).parents[1].name:<10} {r['bare']:>12.3f}s {r['driver']:>11.3f}s "
               f"{r['ratio']:>5.2f}x {r['merge']:>15.3f}s")
     print(f"\nrun:    {'':<10} {'K':>3} {'uv lock loop':>13} {'lockfix run':>12} {'speedup':>8}")
-    for path in uvs:
+    for path in uvs if args.only != "driver" else []:
         for k in args.packages or [1, 4, 8]:
-            r = bench_run(path, k, args.rounds)
+            r = bench_run(path, k, args.rounds, args.jobs)
             print(f"        {Path(path).parents[1].name:<10} {k:>3} {r['loop']:>12.2f}s "
                   f"{r['run']:>11.2f}s {r['speedup']:>7.2f}x")
 

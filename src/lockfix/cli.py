@@ -49,7 +49,8 @@ def main() -> None:
 @click.option("--dry-run", is_flag=True, help="Show what would be fixed; change nothing.")
 @click.option("--no-stage", is_flag=True, help="Do not `git add` the fixed files.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-              help="Packages relocked in parallel (default: one per core, at least 2).")
+              help="Packages relocked in parallel (default: per core one for Poetry, two for "
+                   "uv; at least 2).")
 @click.option("--manifest-policy", type=click.Choice(MANIFEST_POLICIES), default=None,
               help="When both sides changed the same pyproject.toml value differently: "
                    "newer (default: a dependency constraint starting at the newer version "

@@ -77,6 +77,10 @@ class Tool(Protocol):
         """The relock command line (the single source of the flag choice)."""
 
     @property
+    def relocks_per_core(self) -> int:
+        """How many relocks of this tool a core runs well at once (``lockfix run --jobs``)."""
+
+    @property
     def version(self) -> tuple[int, ...]: ...
 
     @property

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TextIO
 
@@ -28,10 +28,12 @@ NEXT_STEP = {
 }
 
 
-def default_jobs() -> int:
-    """Poetry is a Python process that mostly waits on the index or the CPU; one per core,
-    at least two so that network waits overlap."""
-    return max(2, min(8, os.cpu_count() or 1))
+def default_jobs(tools: Iterable[Tool] = ()) -> int:
+    """Relocks at once: per core, as many as the busiest tool present runs well (Poetry
+    one, a Python process that mostly waits on the index or the CPU; uv two, a native
+    process that mostly waits on the index), at least two so that network waits overlap."""
+    per_core = max((t.relocks_per_core for t in tools), default=1)
+    return max(2, min(8, (os.cpu_count() or 1) * per_core))
 
 
 def _line(plan: Plan) -> str:
@@ -114,7 +116,7 @@ def _run(git: Git, settings: Settings, only: list[str], tools: dict[str, Tool | 
         ws,
         sessions,
         settings,
-        jobs=jobs or default_jobs(),
+        jobs=jobs or default_jobs(t for t in tools.values() if t is not None),
         stage=stage,
         on_start=lambda plan: progress.start(plan.package.label),
         on_done=lambda o: progress.finish(o.plan.package.label, _progress_line(o)),

@@ -52,6 +52,9 @@ class Poetry:
     def version_text(self) -> str:
         return ".".join(map(str, self.version))
 
+    #: one Python process per core (benchmarks/README.md: lockfix run vs the loop)
+    relocks_per_core = 1
+
     @property
     def label(self) -> str:
         return f"Poetry {self.version_text}"

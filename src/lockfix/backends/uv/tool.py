@@ -42,6 +42,11 @@ class Uv:
     executable: Path
     version: tuple[int, ...]
 
+    #: uv is native and multi-threaded, and mostly waits on the index: two per core
+    #: (measured: 8 per-package relocks on 2 cores, 2 at once 1.42x the sequential loop,
+    #: 4 at once 1.65x; benchmarks/README.md)
+    relocks_per_core = 2
+
     @property
     def label(self) -> str:
         return "uv " + ".".join(map(str, self.version))
