@@ -58,13 +58,18 @@ def load_settings(repo_root: Path) -> Settings:
     """Read ``[tool.lockfix]`` from the root pyproject.toml; missing or unparsable = defaults.
 
     An unparsable root manifest is common mid-merge (it may be the very file being
-    resolved), so it must not stop lockfix: its own settings are simply not read.
+    resolved), so it must not stop lockfix: the settings are then read from the version
+    committed at HEAD (ours), else the defaults apply.
     """
     path = repo_root / "pyproject.toml"
     try:
         data = load_toml(path.read_text(encoding="utf-8"), str(path))
     except (OSError, LockfixError, UnicodeDecodeError):
-        return Settings()
+        try:
+            blob = Git(repo_root).show_file("HEAD", "pyproject.toml")
+            data = load_toml(blob.decode("utf-8"), "HEAD:pyproject.toml") if blob else {}
+        except (LockfixError, UnicodeDecodeError):
+            return Settings()
     table = data.get("tool", {}).get("lockfix", {})
     if not isinstance(table, Mapping):
         return Settings()
