@@ -25,6 +25,7 @@ from lockfix import PYPROJECT
 from lockfix.errors import LockfixError
 from lockfix.git import Git
 from lockfix.toml import load_toml
+from lockfix.toml import table as _table
 
 #: How a solver reads a path package's metadata without building it:
 #: ``poetry1`` only ``[tool.poetry]``; ``poetry2`` also static PEP 621; ``uv`` only PEP 621.
@@ -44,15 +45,6 @@ def reader_for(backend: str, version: Sequence[int]) -> Reader:
     if backend == "poetry":
         return "poetry1" if tuple(version[:1]) < (2,) else "poetry2"
     return "uv"
-
-
-def _table(data: Mapping[str, Any], *keys: str) -> Mapping[str, Any]:
-    for key in keys:
-        value = data.get(key)
-        if not isinstance(value, Mapping):
-            return {}
-        data = value
-    return data
 
 
 def _poetry_build_script(manifest: Mapping[str, Any]) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from lockfix.errors import MalformedToml
@@ -64,3 +65,14 @@ def number_or_bool(value: Any) -> str | None:
             return "inf" if value > 0 else "-inf"
         return repr(value)
     return None
+
+
+def table(data: Mapping[str, Any], *path: str) -> Mapping[str, Any]:
+    """The table at ``path`` (``table(d, "tool", "uv")``), or an empty one wherever a key
+    is missing or not a table: manifests are user-written, any level may be anything."""
+    for key in path:
+        value = data.get(key)
+        if not isinstance(value, Mapping):
+            return {}
+        data = value
+    return data

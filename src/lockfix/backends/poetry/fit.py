@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Optional
 
 from lockfix.backends.base import canonical_name
+from lockfix.toml import table as _tables
 
 if TYPE_CHECKING:
     from poetry.core.packages.dependency import Dependency
@@ -52,15 +53,6 @@ def _pep508_dependency(requirement: str) -> Requirement:
         return Dependency.create_from_pep_508(requirement)
     except Exception:
         return None
-
-
-def _tables(data: Mapping[str, Any], *path: str) -> Mapping[str, Any]:
-    for key in path:
-        value = data.get(key)
-        if not isinstance(value, Mapping):
-            return {}
-        data = value
-    return data
 
 
 def manifest_requirements(

@@ -27,6 +27,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from lockfix.backends.poetry.lock import LockFile, generator_version
+from lockfix.toml import table as _table
 
 __all__ = ["Freshness", "content_hash", "lock_freshness"]
 
@@ -56,15 +57,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float):
         return float(value)
     return value
-
-
-def _table(data: Mapping[str, Any], *path: str) -> Mapping[str, Any]:
-    for key in path:
-        value = data.get(key)
-        if not isinstance(value, Mapping):
-            return {}
-        data = value
-    return data
 
 
 def _relevant(

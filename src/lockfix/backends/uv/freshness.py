@@ -68,6 +68,7 @@ from lockfix.backends.uv.links import matches as _matches
 from lockfix.backends.uv.links import under as _under
 from lockfix.errors import LockfixError
 from lockfix.toml import load_toml
+from lockfix.toml import table as _table
 
 __all__ = [
     "UvFreshness",
@@ -106,15 +107,6 @@ _SEPARATORS = re.compile(r"[-_.]+")
 def _canon(name: str) -> str:
     """PEP 503 normal name (``canonicalize_name`` without its validation, 5x cheaper)."""
     return _SEPARATORS.sub("-", name).lower()
-
-
-def _table(data: Mapping[str, Any], *path: str) -> Mapping[str, Any]:
-    for key in path:
-        value = data.get(key)
-        if not isinstance(value, Mapping):
-            return {}
-        data = value
-    return data
 
 
 def _join(base: str, rel: str) -> str:
