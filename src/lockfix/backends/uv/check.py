@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from lockfix.backends.uv.links import links
+from lockfix.backends.uv.lockscan import head_version, valid_fast
 from lockfix.findings import Finding
 from lockfix.toml import load_toml
 from lockfix.workspace import Package
@@ -40,9 +41,13 @@ def read(pkg: Package, text: str, data: Mapping[str, Any] | None, restore: str
          ) -> tuple[str | None, list[Finding]]:
     """Parse the lock (raises MalformedToml for bad TOML); keep its text for judging once
     every manifest is known (a workspace lock depends on its members' manifests)."""
-    lock = load_toml(text, pkg.lockfile)
-    version = lock.get("version")
-    if not isinstance(version, int) or not isinstance(lock.get("package", []), list):
+    if valid_fast(text):  # uv's own layout: no full parse needed (lockscan.py)
+        version: Any = head_version(text)
+        packages: Any = []
+    else:
+        lock = load_toml(text, pkg.lockfile)  # raises MalformedToml, with tomllib's words
+        version, packages = lock.get("version"), lock.get("package", [])
+    if not isinstance(version, int) or not isinstance(packages, list):
         return None, [Finding("invalid-lock", "error", pkg.lockfile, None, None, pkg.label,
                               "not a uv lock (no integer `version`, or `package` is not an "
                               "array of tables)", restore, {"detail": "uv.lock layout"}, MANAGER)]
