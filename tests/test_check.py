@@ -25,6 +25,7 @@ from lockfix.commands.check import check
 from lockfix.errors import LockfixError, MalformedToml
 from lockfix.markers import find_markers, git_grep_pattern
 from lockfix.toml import load_toml
+from tests.support.mutate import mutate
 from tests.support.poetry import PoetryExe, discover_poetries, isolated_env, version_of
 from tests.support.repos import (
     API_GATEWAY,
@@ -200,33 +201,12 @@ def test_fast_reader_matches_the_full_parse_on_real_locks() -> None:
         assert _summary(crlf, True) == _summary(crlf, False)
 
 
-def _mutate(text: str, data: st.DataObject) -> str:
-    lines = text.split("\n")
-    for _ in range(data.draw(st.integers(1, 3))):
-        i = data.draw(st.integers(0, len(lines) - 1))
-        action = data.draw(st.sampled_from(["dup", "drop", "char", "swap", "cut"]))
-        if action == "dup":
-            lines.insert(i, lines[i])
-        elif action == "drop":
-            del lines[i]
-        elif action == "swap" and i + 1 < len(lines):
-            lines[i], lines[i + 1] = lines[i + 1], lines[i]
-        elif action == "cut" and lines[i]:
-            lines[i] = lines[i][: data.draw(st.integers(0, len(lines[i]) - 1))]
-        elif lines[i]:
-            at = data.draw(st.integers(0, len(lines[i])))
-            char = data.draw(st.sampled_from(['"', "\\", "[", "]", "=", "{", ",", "\t", "\x01",
-                                              "#", " ", "'", "\n", ".", "é"]))
-            lines[i] = lines[i][:at] + char + lines[i][at:]
-    return "\n".join(lines)
-
-
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_fast_reader_never_accepts_what_tomllib_rejects(data: st.DataObject) -> None:
     """Soundness of the fast path: on mutated real locks it either agrees with the full
     parse (same data), or the full parse is what raises (the fast path fell back)."""
-    text = _mutate(data.draw(st.sampled_from(_sample_locks())), data)
+    text = mutate(data.draw(st.sampled_from(_sample_locks())), data)
     try:
         expected: tuple[Any, ...] | type[Exception] = _summary(text, False)
     except (MalformedToml, LockfixError) as exc:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from lockfix.backends.uv.lockscan import head_version, valid_fast
 from lockfix.errors import MalformedToml
 from lockfix.toml import load_toml
+from tests.support.mutate import mutate
 
 LOCKS = sorted((Path(__file__).parent / "data" / "uv").glob("*.lock"))
 
@@ -48,30 +49,9 @@ def test_invalid_toml_is_never_called_valid(text: str) -> None:
     assert not valid_fast(text)
 
 
-def _mutate(text: str, data: st.DataObject) -> str:
-    lines = text.split("\n")
-    for _ in range(data.draw(st.integers(1, 3))):
-        i = data.draw(st.integers(0, len(lines) - 1))
-        action = data.draw(st.sampled_from(["dup", "drop", "char", "swap", "cut"]))
-        if action == "dup":
-            lines.insert(i, lines[i])
-        elif action == "drop":
-            del lines[i]
-        elif action == "swap" and i + 1 < len(lines):
-            lines[i], lines[i + 1] = lines[i + 1], lines[i]
-        elif action == "cut" and lines[i]:
-            lines[i] = lines[i][: data.draw(st.integers(0, len(lines[i]) - 1))]
-        elif lines[i]:
-            at = data.draw(st.integers(0, len(lines[i])))
-            char = data.draw(st.sampled_from(['"', "\\", "[", "]", "=", "{", "}", ",", "\t",
-                                              "\x01", "#", " ", "'", "\n", ".", "é", "0"]))
-            lines[i] = lines[i][:at] + char + lines[i][at:]
-    return "\n".join(lines)
-
-
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_fast_check_never_accepts_what_tomllib_rejects(data: st.DataObject) -> None:
-    text = _mutate(data.draw(st.sampled_from([p.read_text() for p in LOCKS])), data)
+    text = mutate(data.draw(st.sampled_from([p.read_text() for p in LOCKS])), data)
     if valid_fast(text):
         assert _tomllib_accepts(text), text
