@@ -76,3 +76,23 @@ def table(data: Mapping[str, Any], *path: str) -> Mapping[str, Any]:
             return {}
         data = value
     return data
+
+
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f\x7f]')
+
+
+def string_text(value: str) -> str:
+    """A TOML basic string, escaped as Poetry and uv write them (short escapes, else ``\\uXXXX``)."""
+
+    def escape(m: re.Match[str]) -> str:
+        ch = m.group(0)
+        return _ESCAPES.get(ch, f"\\u{ord(ch):04x}")
+
+    return '"' + _NEEDS_ESCAPE.sub(escape, value) + '"'
+
+
+def key_text(key: str) -> str:
+    """A TOML key: bare where it may be, else quoted."""
+    return key if _BARE_KEY.fullmatch(key) else string_text(key)

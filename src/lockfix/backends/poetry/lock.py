@@ -28,7 +28,9 @@ from packaging.version import InvalidVersion, Version
 from lockfix.backends.base import LockClash, LockMerge, canonical_name
 from lockfix.errors import LockfixError
 from lockfix.policies import LockPolicy
+from lockfix.toml import key_text as _key
 from lockfix.toml import load_toml, number_or_bool
+from lockfix.toml import string_text as _string
 
 __all__ = [
     "LockClash",
@@ -753,17 +755,6 @@ def merge_locks(
 
 # -- rendering ---------------------------------------------------------------------------
 
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_ESCAPES = {
-    '"': '\\"',
-    "\\": "\\\\",
-    "\b": "\\b",
-    "\t": "\\t",
-    "\n": "\\n",
-    "\f": "\\f",
-    "\r": "\\r",
-}
-_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f\x7f]')
 # Poetry's key order within [[package]]; keys it never writes follow in their own order.
 _PACKAGE_KEYS = (
     "name",
@@ -780,18 +771,6 @@ _PACKAGE_KEYS = (
 _PACKAGE_TABLES = ("dependencies", "extras", "source")
 _INLINE_IN_PACKAGE = frozenset({"markers"})
 _METADATA_KEYS = ("lock-version", "python-versions", "content-hash")
-
-
-def _key(key: str) -> str:
-    return key if _BARE_KEY.fullmatch(key) else _string(key)
-
-
-def _string(value: str) -> str:
-    def escape(m: re.Match[str]) -> str:
-        ch = m.group(0)
-        return _ESCAPES.get(ch, f"\\u{ord(ch):04x}")
-
-    return '"' + _NEEDS_ESCAPE.sub(escape, value) + '"'
 
 
 def _value(value: Any, *, multiline: bool = False) -> str:

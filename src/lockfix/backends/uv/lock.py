@@ -26,7 +26,6 @@ Three things differ from ``poetry.lock``:
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -38,7 +37,9 @@ from lockfix.backends.base import LockClash, LockMerge, canonical_name
 from lockfix.errors import LockfixError
 from lockfix.markers import find_markers
 from lockfix.policies import LockPolicy
+from lockfix.toml import key_text as _key
 from lockfix.toml import load_toml, number_or_bool
+from lockfix.toml import string_text as _string
 
 __all__ = [
     "LOCAL_SOURCES",
@@ -492,26 +493,11 @@ def merge_locks(
 
 # -- rendering ------------------------------------------------------------------------------
 
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
-_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f\x7f]')
 #: Arrays uv writes one element a line even when they hold one element.
 _ALWAYS_MULTILINE = frozenset({"dependencies", "wheels", "resolution-markers", "supported-markers"})
 _MULTILINE_TABLES = frozenset({"package.optional-dependencies", "package.dev-dependencies"})
 _PACKAGE_FIRST = ("name", "version", "source")
 _TOP_FIRST = ("requires-python", "resolution-markers", "supported-markers")
-
-
-def _key(key: str) -> str:
-    return key if _BARE_KEY.fullmatch(key) else _string(key)
-
-
-def _string(value: str) -> str:
-    def escape(m: re.Match[str]) -> str:
-        ch = m.group(0)
-        return _ESCAPES.get(ch, f"\\u{ord(ch):04x}")
-
-    return '"' + _NEEDS_ESCAPE.sub(escape, value) + '"'
 
 
 def _value(value: Any) -> str:
