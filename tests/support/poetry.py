@@ -9,38 +9,20 @@ a skip: the end-to-end promise is that both Poetry lines are exercised.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.tools import discover_tools, tool_version
 
 
 def discover_poetries() -> list[Path]:
-    env = os.environ.get("LOCKFIX_TEST_POETRIES")
-    if env:
-        paths = [Path(p) for p in env.split(os.pathsep) if p]
-    else:
-        paths = sorted(ROOT.glob(".tools/poetry-*/bin/poetry"), reverse=True)
-    missing = [p for p in paths if not p.is_file()]
-    if not paths or missing:
-        raise RuntimeError(
-            f"no Poetry executables for the end-to-end tests (missing: {missing}); run ./dev setup"
-        )
-    return paths
+    return discover_tools("poetry", "LOCKFIX_TEST_POETRIES", "Poetry")
 
 
 def version_of(path: Path) -> tuple[int, ...]:
-    """Read the version from the venv directory name (`.tools/poetry-X.Y.Z`) or ask Poetry."""
-    m = re.search(r"poetry-(\d+(?:\.\d+)+)", str(path))
-    if m:
-        return tuple(int(x) for x in m.group(1).split("."))
-    out = subprocess.run([str(path), "--version"], capture_output=True, text=True, check=True)
-    found = re.search(r"(\d+(?:\.\d+)+)", out.stdout)
-    assert found, out.stdout
-    return tuple(int(x) for x in found.group(1).split("."))
+    return tool_version(path, "poetry")
 
 
 @dataclass

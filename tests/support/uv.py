@@ -8,41 +8,21 @@ error, not a skip: the end-to-end promise is that both uv lines are exercised.
 
 from __future__ import annotations
 
-import os
-import re
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from tests.support.poetry import isolated_env
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.tools import discover_tools, tool_version
 
 
 def discover_uvs() -> list[Path]:
-    env = os.environ.get("LOCKFIX_TEST_UVS")
-    if env:
-        paths = [Path(p) for p in env.split(os.pathsep) if p]
-    else:
-        paths = sorted(ROOT.glob(".tools/uv-*/bin/uv"), key=lambda p: uv_version_of(p), reverse=True)
-    missing = [p for p in paths if not p.is_file()]
-    if not paths or missing:
-        raise RuntimeError(
-            f"no uv executables for the end-to-end tests (missing: {missing}); run ./dev setup"
-        )
-    return paths
+    return discover_tools("uv", "LOCKFIX_TEST_UVS", "uv")
 
 
 def uv_version_of(path: Path) -> tuple[int, ...]:
-    """Read the version from the venv directory name (`.tools/uv-X.Y.Z`) or ask uv."""
-    m = re.search(r"uv-(\d+(?:\.\d+)+)", str(path))
-    if m:
-        return tuple(int(x) for x in m.group(1).split("."))
-    out = subprocess.run([str(path), "--version"], capture_output=True, text=True, check=True)
-    found = re.search(r"(\d+(?:\.\d+)+)", out.stdout)
-    assert found, out.stdout
-    return tuple(int(x) for x in found.group(1).split("."))
+    return tool_version(path, "uv")
 
 
 def uv_env(home: Path, index_url: str | None = None) -> dict[str, str]:
