@@ -36,3 +36,28 @@ def bench_env(work: Path, poetry: Poetry) -> dict[str, str]:
     """The demo's sandbox, without lockfix settings inherited from the caller's shell."""
     env = _sandbox_env(work, poetry.executable)
     return {k: v for k, v in env.items() if not k.startswith("LOCKFIX_") or k == "LOCKFIX_POETRY"}
+
+
+def clone_with_timed_driver(origin: Path, clone: Path, env: dict[str, str], times: Path) -> None:
+    """Clone ``origin`` (with its ``feature`` branch), install lockfix there, and wrap the
+    registered driver so that each driver process's wall time, interpreter start-up
+    included, is appended to ``times`` as ``<path> <nanoseconds>`` (see driver_times)."""
+    sh(["git", "clone", "-q", str(origin), str(clone)], clone.parent, env)
+    sh(["git", "branch", "-q", "feature", "origin/feature"], clone, env)
+    sh([sys.executable, "-m", "lockfix", "install", "--attributes-file", "info"], clone, env)
+    # git runs this wrapper, which runs the very command `lockfix install` registered
+    registered = sh(["git", "config", "merge.lockfix.driver"], clone, env).stdout.strip()
+    wrapper = clone.parent / f"timed-driver-{clone.name}.sh"
+    wrapper.write_text(
+        "#!/bin/sh\ns=$(date +%s%N)\n"
+        f"{registered.split(' merge-driver ')[0]} merge-driver \"$@\"\nrc=$?\n"
+        f"echo \"$5 $(( $(date +%s%N) - s ))\" >> {times}\nexit $rc\n")
+    wrapper.chmod(0o755)
+    sh(["git", "config", "merge.lockfix.driver", f"{wrapper} %O %A %B %L %P"], clone, env)
+
+
+def driver_times(times: Path) -> dict[str, float]:
+    """Seconds each driver process took, by path, since the last call (which empties it)."""
+    found = {path: int(ns) / 1e9 for path, ns in (line.split() for line in times.read_text().splitlines())}
+    times.unlink()
+    return found

@@ -28,7 +28,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, add_dependency, bench_env, pyproject_text, sh
+from common import (
+    ROOT,
+    add_dependency,
+    bench_env,
+    clone_with_timed_driver,
+    driver_times,
+    pyproject_text,
+    sh,
+)
 
 from lockfix.backends.poetry.lock import merge_locks
 from lockfix.backends.poetry.tool import find_poetry, relock_args
@@ -62,24 +70,12 @@ def bench(poetry_path: str, rounds: int, trace: bool = False) -> dict[str, float
         sh(lock, origin, env)
         sh(["git", "commit", "-qam", "attrs"], origin, env)
 
-        driver_times: list[float] = []
+        per_file: list[float] = []
         poetry_times: list[float] = []
         merge_times: list[float] = []
         for i in range(rounds):
             clone = work / f"clone-{i}"
-            sh(["git", "clone", "-q", str(origin), str(clone)], work, env)
-            sh(["git", "branch", "-q", "feature", "origin/feature"], clone, env)
-            sh([sys.executable, "-m", "lockfix", "install", "--attributes-file", "info"], clone, env)
-            # time each driver process from outside: git runs this wrapper, which runs the
-            # very command `lockfix install` registered and notes its wall time per file
-            registered = sh(["git", "config", "merge.lockfix.driver"], clone, env).stdout.strip()
-            wrapper = work / f"timed-driver-{i}.sh"
-            wrapper.write_text(
-                "#!/bin/sh\ns=$(date +%s%N)\n"
-                f"{registered.split(' merge-driver ')[0]} merge-driver \"$@\"\nrc=$?\n"
-                f"echo \"$5 $(( $(date +%s%N) - s ))\" >> {work}/driver-times\nexit $rc\n")
-            wrapper.chmod(0o755)
-            sh(["git", "config", "merge.lockfix.driver", f"{wrapper} %O %A %B %L %P"], clone, env)
+            clone_with_timed_driver(origin, clone, env, work / "driver-times")
             # Poetry alone, on the same merged package: the merged pyproject.toml and the
             # preferred lock lockfix builds, in a plain directory
             bare = work / f"bare-{i}"
@@ -106,13 +102,11 @@ def bench(poetry_path: str, rounds: int, trace: bool = False) -> dict[str, float
                     merge_times.append(time.perf_counter() - t0)
                     if trace and i == rounds - 1:
                         print(merged.stderr, file=sys.stderr)
-                    times = dict(line.split() for line in (work / "driver-times").read_text().splitlines())
-                    (work / "driver-times").unlink()
-                    driver_times.append(int(times["poetry.lock"]) / 1e9)
+                    per_file.append(driver_times(work / "driver-times")["poetry.lock"])
             assert (bare / "poetry.lock").read_text() == (clone / "poetry.lock").read_text()
             ok = sh([str(poetry.executable), "check", "--lock"], clone, env)
             assert ok.returncode == 0
-        d, p = statistics.median(driver_times), statistics.median(poetry_times)
+        d, p = statistics.median(per_file), statistics.median(poetry_times)
         m = statistics.median(merge_times)
         return {"poetry": p, "driver": d, "overhead": d - p, "ratio": (d - p) / p,
                 "merge": m, "merge_ratio": (m - p) / p}

@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, sh
+from common import ROOT, clone_with_timed_driver, driver_times, sh
 
 from lockfix.backends.uv.lock import merge_locks
 from lockfix.backends.uv.tool import find_uv
@@ -105,17 +105,7 @@ def bench_driver(uv_path: str, rounds: int) -> dict[str, float]:
         driver, bare_times, merges = [], [], []
         for i in range(rounds):
             clone = work / f"clone-{i}"
-            sh(["git", "clone", "-q", str(origin), str(clone)], work, env)
-            sh(["git", "branch", "-q", "feature", "origin/feature"], clone, env)
-            sh([sys.executable, "-m", "lockfix", "install", "--attributes-file", "info"], clone, env)
-            registered = sh(["git", "config", "merge.lockfix.driver"], clone, env).stdout.strip()
-            wrapper = work / f"timed-{i}.sh"
-            wrapper.write_text(
-                "#!/bin/sh\ns=$(date +%s%N)\n"
-                f"{registered.split(' merge-driver ')[0]} merge-driver \"$@\"\nrc=$?\n"
-                f"echo \"$5 $(( $(date +%s%N) - s ))\" >> {work}/times\nexit $rc\n")
-            wrapper.chmod(0o755)
-            sh(["git", "config", "merge.lockfix.driver", f"{wrapper} %O %A %B %L %P"], clone, env)
+            clone_with_timed_driver(origin, clone, env, work / "times")
             bare = work / f"bare-{i}"
             merged_copy(clone, bare, ["app"], env)
             runs = [("driver", clone), ("bare", bare / "app")]
@@ -129,9 +119,7 @@ def bench_driver(uv_path: str, rounds: int) -> dict[str, float]:
                 else:
                     sh(["git", "merge", "--no-edit", "-q", "feature"], where, env)
                     merges.append(time.perf_counter() - t0)
-                    times = dict(line.split() for line in (work / "times").read_text().splitlines())
-                    (work / "times").unlink()
-                    driver.append(int(times["app/uv.lock"]) / 1e9)
+                    driver.append(driver_times(work / "times")["app/uv.lock"])
             assert (bare / "app" / "uv.lock").read_text() == (clone / "app" / "uv.lock").read_text()
             assert sh([*uv.argv(), "--check"], clone / "app", env).returncode == 0
         d, b, m = statistics.median(driver), statistics.median(bare_times), statistics.median(merges)
