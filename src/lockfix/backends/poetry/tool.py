@@ -386,6 +386,7 @@ def find_poetry(
             f"Poetry not found ({where})",
             hint="install Poetry (pipx install poetry) or point LOCKFIX_POETRY at it",
         )
+    found = str(Path(found).absolute())  # relocks run in other directories (as find_uv)
     entry = _entry_point(found)
     version = entry.version or _cached_version(found, cache_dir)
     if version < (1, 2):
