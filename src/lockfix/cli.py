@@ -187,7 +187,12 @@ def merge_driver_command(base: Path, ours: Path, theirs: Path, marker_size: int,
     args = DriverArgs(base, ours, theirs, marker_size, path,
                       (_label(padded[0], "%S"), _label(padded[1], "%X"), _label(padded[2], "%Y")))
     flags = {"manifest_policy": manifest_policy, "lock_policy": lock_policy}
-    sys.exit(run_driver(args, flags))
+    from lockfix.batch import take
+
+    taken = take(str(base), str(ours), str(theirs), path, flags)
+    if taken is not None and "text" in taken:
+        sys.exit(0)
+    sys.exit(run_driver(args, flags, taken=taken))
 
 
 @main.command("demo")

@@ -14,18 +14,19 @@ from __future__ import annotations
 
 # Only what it takes to start the package manager is imported up front: for poetry.lock,
 # Poetry starts first and imports itself on the other core while the rest of lockfix
-# loads and works (see _start_tool); the other imports sit in the functions that need them.
+# loads and works (see run_driver); the other imports sit in the functions that need them.
 import os
 import posixpath
 import sys
 import time
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lockfix import GIT_WORK_DIR, PYPROJECT
-from lockfix.backends import BY_LOCKFILE, LOCKFILES, Backend, Session, Tool
+from lockfix import GIT_WORK_DIR, PYPROJECT, batch
+from lockfix.backends import BY_LOCKFILE, LOCKFILES
+from lockfix.driverjob import Relock, debug, merge_lock
 from lockfix.errors import LockfixError
 from lockfix.git import Git
 from lockfix.policies import LOCK_POLICIES, MANIFEST_POLICIES
@@ -45,32 +46,15 @@ class DriverArgs:
     labels: tuple[str | None, str | None, str | None]  # %S %X %Y (git >= 2.44)
 
 
-_STARTED = time.monotonic()
-
-
-def _debug(msg: str) -> None:
-    if os.environ.get("LOCKFIX_DEBUG"):
-        print(f"lockfix[debug +{time.monotonic() - _STARTED:.3f}s]: {msg}", file=sys.stderr)
-
-
 def _label(value: str | None, placeholder: str) -> str | None:
     """git < 2.44 passes ``%S``/``%X``/``%Y`` through literally: treat those as absent."""
     return None if value in (None, "", placeholder) else value
 
 
-def main_from_git(argv: list[str]) -> int:
-    """Parse git's ``%O %A %B %L %P [%S %X %Y]`` (and policy flags) without click."""
-    flags: dict[str, object] = {}
-    positional: list[str] = []
-    it = iter(argv)
-    for arg in it:
-        if arg in ("--manifest-policy", "--lock-policy"):
-            flags[arg[2:].replace("-", "_")] = next(it, None)
-        elif arg.startswith(("--manifest-policy=", "--lock-policy=")):
-            key, _, value = arg[2:].partition("=")
-            flags[key.replace("-", "_")] = value
-        else:
-            positional.append(arg)
+def main_from_git(argv: list[str], taken: Mapping[str, object] | None = None) -> int:
+    """Parse git's ``%O %A %B %L %P [%S %X %Y]`` (and policy flags) without click.
+    ``taken``: what :func:`lockfix.batch.take` already found for this call."""
+    positional, flags = batch.parse_argv(argv)
     allowed = {"manifest_policy": MANIFEST_POLICIES, "lock_policy": LOCK_POLICIES}
     bad = [f"{k}={v}" for k, v in flags.items() if v not in allowed[k]]
     if bad or len(positional) < 5 or not positional[3].isdigit():
@@ -82,76 +66,119 @@ def main_from_git(argv: list[str]) -> int:
         positional[4],
         (_label(labels[0], "%S"), _label(labels[1], "%X"), _label(labels[2], "%Y")),
     )
-    return run_driver(args, flags)
+    return run_driver(args, flags, taken=taken)
 
 
-@dataclass(frozen=True)
-class _Relock:
-    """The package manager of the lock being merged, started for its relock."""
-
-    backend: Backend
-    tool: Tool
-    session: Session
-    work: Path
-
-
-def _start_tool(git: Git, backend: Backend) -> _Relock:
-    """Start the lock's package manager now, before anything else is loaded or done."""
-    work = git.git_dir() / GIT_WORK_DIR
-    tool = backend.find_tool(None, cache_dir=work)
-    env = backend.private_env(os.environ, work)
-    for var in [k for k in env if k.startswith("GIT_") or k.startswith("GITHEAD_")]:
-        del env[var]  # the tool's own git calls must not see the merge's environment
-    _debug(f"{tool.label} starting")
-    return _Relock(backend, tool, tool.session(env), work)
-
-
-def run_driver(args: DriverArgs, settings_flags: Mapping[str, object] | None = None) -> int:
+def run_driver(args: DriverArgs, settings_flags: Mapping[str, object] | None = None, *,
+               taken: Mapping[str, object] | None = None) -> int:
+    """Merge one file for git. ``taken``: this call's result from the merge's shared work
+    (:mod:`lockfix.batch`) when the caller already looked: an error to report as this
+    call's own, or an internal failure of the worker (then the call works alone)."""
     git = Git(Path.cwd())
     if os.environ.get("LOCKFIX_DISABLE"):  # one command without lockfix: plain git's merge
         return _plain_merge(git, args)[0]
+    if taken is not None and "error" in taken:
+        reason = str(taken["error"])
+        return _fallback(git, args, reason.splitlines()[0], detail=reason)
     backend = BY_LOCKFILE.get(posixpath.basename(args.path))
-    if backend is not None:
-        try:
-            relock = _start_tool(git, backend)
-        except LockfixError as exc:
-            return _fallback(git, args, exc.message.splitlines()[0], detail=exc.message)
-        except Exception as exc:  # as in _drive: a conflict, never a crash
-            return _fallback(git, args, f"internal error: {exc!r}")
-        with relock.session:
-            return _drive(git, args, settings_flags, relock)
-    return _drive(git, args, settings_flags, None)
+    if backend is None:
+        return _drive(git, args, settings_flags, None)
+    try:
+        # start the tool at once, unless an earlier call of this merge may have started
+        # the merge's shared relocks (lockfix.batch): then it is probably not needed
+        eager = not any(batch.alive(b) for b in batch.pending(str(git.git_dir() / GIT_WORK_DIR)))
+        relock = Relock.start(git, backend, eager=eager)
+    except LockfixError as exc:
+        return _fallback(git, args, exc.message.splitlines()[0], detail=exc.message)
+    except Exception as exc:  # as in _drive: a conflict, never a crash
+        return _fallback(git, args, f"internal error: {exc!r}")
+    with relock:
+        return _drive(git, args, settings_flags, relock)
 
 
 def _drive(git: Git, args: DriverArgs, settings_flags: Mapping[str, object] | None,
-           relock: _Relock | None) -> int:
+           relock: Relock | None) -> int:
+    if relock is not None:
+        return _drive_lock(git, args, settings_flags or {}, relock)
     from lockfix.config import load_settings
 
     try:
         settings = load_settings(Path.cwd()).override(**(settings_flags or {}))
     except LockfixError as exc:
         return _fallback(git, args, f"configuration: {exc.message}")
-    name = posixpath.basename(args.path)
     try:
-        if name == PYPROJECT:
+        if posixpath.basename(args.path) == PYPROJECT:
             text = _merge_pyproject(args, settings)
             args.ours.write_text(text, encoding="utf-8")
-            _debug(f"{args.path}: merged at the TOML level")
-            return 0
-        if relock is not None:
-            started = time.monotonic()
-            text, how = _merge_lock(git, args, settings, relock)
-            args.ours.write_text(text, encoding="utf-8")
-            print(
-                f"lockfix: {args.path}: regenerated ({how}, {time.monotonic() - started:.1f}s)",
-                file=sys.stderr,
-            )
+            debug(f"{args.path}: merged at the TOML level")
             return 0
         return _fallback(git, args, f"lockfix only handles {PYPROJECT} and {', '.join(LOCKFILES)}")
     except LockfixError as exc:
         return _fallback(git, args, exc.message.splitlines()[0], detail=exc.message)
     except Exception as exc:  # never leave git with a crash instead of a conflict
         return _fallback(git, args, f"internal error: {exc!r}")
+
+
+def _drive_lock(git: Git, args: DriverArgs, flags: Mapping[str, object], relock: Relock) -> int:
+    """Regenerate the lock: taken from the merge's shared relocks when they hold exactly
+    this call's result (:mod:`lockfix.batch`), else computed here."""
+    from lockfix.config import load_settings
+
+    started = time.monotonic()
+    try:
+        sides = (args.base.read_bytes(), args.ours.read_bytes(), args.theirs.read_bytes())
+        blobs, (base_rev, ours_rev, theirs_rev, how) = _identify(git, args.path, sides)
+        commits = (base_rev, ours_rev, theirs_rev)
+        shared = _share(git, args, blobs, commits, how, flags, relock)
+        if shared is not None and "text" in shared:
+            return 0  # written and reported by lockfix.batch.take
+        if shared is not None and "error" in shared:
+            raise LockfixError(str(shared["error"]))
+        try:
+            settings = load_settings(Path.cwd()).override(**flags)
+        except LockfixError as exc:
+            return _fallback(git, args, f"configuration: {exc.message}")
+        text, how = merge_lock(git, args.path, sides, commits, how, settings, relock,
+                               relock.work / "tree")
+        args.ours.write_text(text, encoding="utf-8")
+    except LockfixError as exc:
+        return _fallback(git, args, exc.message.splitlines()[0], detail=exc.message)
+    except Exception as exc:  # never leave git with a crash instead of a conflict
+        return _fallback(git, args, f"internal error: {exc!r}")
+    print(f"lockfix: {args.path}: regenerated ({how}, {time.monotonic() - started:.1f}s)",
+          file=sys.stderr)
+    return 0
+
+
+def _share(git: Git, args: DriverArgs, blobs: tuple[str | None, str, str],
+           commits: tuple[str | None, str, str], how: str, flags: Mapping[str, object],
+           relock: Relock) -> Mapping[str, object] | None:
+    """Start the merge's shared relocks when this is its first lock call and it conflicts
+    in several locks, then take this call's result from them; None: work alone."""
+    from lockfix import batchworker
+
+    try:
+        if not batchworker.start(git, relock.work, args.path, blobs, commits, how, flags):
+            return None
+        relock.close()  # the worker relocks: leave it the cores
+        return batch.take(str(args.base), str(args.ours), str(args.theirs), args.path, flags)
+    except Exception as exc:  # sharing only saves time: never a reason to fail
+        debug(f"{args.path}: not shared: {exc!r}")
+        return None
+
+
+def _identify(git: Git, path: str, sides: tuple[bytes, bytes, bytes]
+              ) -> tuple[tuple[str | None, str, str], tuple[str | None, str, str, str]]:
+    """(blob ids of the three sides, (base, ours, theirs, how) of the merge)."""
+    base_bytes, ours_bytes, theirs_bytes = sides
+    head_blob = git.object_ids([f"HEAD:{path}"])[0]
+    blobs = (git.hash_blob(base_bytes, head_blob) if base_bytes else None,
+             git.hash_blob(ours_bytes, head_blob), git.hash_blob(theirs_bytes, head_blob))
+    found = git.merging_commits(dict(os.environ), path, *blobs)
+    if found is None:
+        raise LockfixError("could not tell which commits are being merged")
+    debug(f"{path}: {found[3]}: base={found[0]} ours={found[1]} theirs={found[2]}")
+    return blobs, found
 
 
 def _read(path: Path) -> str:
@@ -172,218 +199,6 @@ def _merge_pyproject(args: DriverArgs, settings: Settings) -> str:
     for clash in merged.clashes:  # which side each clash took, and why
         print(f"lockfix: {args.path}: {clash.note()}", file=sys.stderr)
     return merged.text
-
-
-class _TreeDirs(Collection[str]):
-    """Every directory holding a pyproject.toml in ours' or theirs' tree, listed from git
-    the first time a backend asks (a uv workspace root matching its member globs)."""
-
-    def __init__(self, git: Git, revs: tuple[str, ...]) -> None:
-        self._git, self._revs = git, revs
-        self._dirs: set[str] | None = None
-
-    def _load(self) -> set[str]:
-        if self._dirs is None:
-            self._dirs = set()
-            for rev in self._revs:
-                out = self._git.run("ls-tree", "-r", "--name-only", rev, check=False)
-                self._dirs.update(posixpath.dirname(p) for p in out.splitlines()
-                                  if posixpath.basename(p) == PYPROJECT)
-        return self._dirs
-
-    def __contains__(self, item: object) -> bool:
-        return item in self._load()
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._load()))
-
-    def __len__(self) -> int:
-        return len(self._load())
-
-
-def _merged_manifests(
-    git: Git, commits: tuple[str | None, str, str], start: str, settings: Settings
-) -> dict[str, str]:
-    """Merged pyproject.toml of ``start`` and of every package its lock records (path
-    dependencies, workspace members), exactly as the pyproject.toml driver merges them
-    (same function, same sides, same policy)."""
-    from lockfix.manifest import merge_manifest
-    from lockfix.toml import load_toml
-    from lockfix.workspace import links
-
-    base_rev, ours_rev, theirs_rev = commits
-    known = _TreeDirs(git, (ours_rev, theirs_rev))
-    result: dict[str, str] = {}
-    todo = [start]
-    while todo:
-        d = todo.pop()
-        if d in result:
-            continue
-        rel = posixpath.join(d, PYPROJECT) if d else PYPROJECT
-        revs = [rev for rev in (base_rev, ours_rev, theirs_rev) if rev]
-        blobs = dict(zip(revs, git.read_blobs([f"{rev}:{rel}" for rev in revs])))
-        base, ours, theirs = (
-            b.decode("utf-8") if (b := blobs.get(rev or "")) is not None else None
-            for rev in (base_rev, ours_rev, theirs_rev)
-        )
-        if ours is None and theirs is None:
-            raise LockfixError(f"{rel}: path dependency not found in either commit")
-        if ours is None or theirs is None:
-            text = ours if ours is not None else theirs
-            assert text is not None
-        else:
-            text = merge_manifest(base, ours, theirs, settings.manifest_policy, where=rel).text
-        result[d] = text
-        todo.extend(links(load_toml(text, rel), d, known))
-    return result
-
-
-def _theirs_only(git: Git, commits: tuple[str | None, str, str],
-                 dirs: Collection[str]) -> dict[str, tuple[str, str] | None]:
-    """Files under ``dirs`` that only the incoming side changed since the base, which is
-    what git's merge takes from it: path -> (mode, blob id) at theirs, None if deleted.
-    (A file both sides changed is being merged by git right now: ours' stays.)"""
-    base_rev, ours_rev, theirs_rev = commits
-    if base_rev is None or not dirs:
-        return {}
-
-    def changed(rev: str) -> dict[str, tuple[str, str] | None]:
-        out = git.run_bytes(["diff-tree", "-r", "-z", "--no-renames", base_rev, rev, "--",
-                             *sorted({d or "." for d in dirs})], check=False).stdout
-        fields = out.split(b"\0")
-        found: dict[str, tuple[str, str] | None] = {}
-        for header, path in zip(fields[0::2], fields[1::2]):
-            _, mode, _, sha, status = header.decode().lstrip(":").split()
-            found[path.decode("utf-8", "surrogateescape")] = None if status == "D" else (mode, sha)
-        return found
-
-    ours = changed(ours_rev)
-    return {p: v for p, v in changed(theirs_rev).items() if p not in ours}
-
-
-def _materialize(git: Git, tree: Path, commits: tuple[str | None, str, str],
-                 manifests: Mapping[str, str]) -> None:
-    """Write each package directory (ours' files, else theirs', plus every file only
-    theirs changed, as git's merge will) with its merged manifest and no lock of any
-    kind. The build code a relock may run is then the merge's, not a stale copy."""
-    import io
-    import tarfile
-
-    _, ours_rev, theirs_rev = commits
-    incoming = _theirs_only(git, commits, manifests)
-    merged = {posixpath.join(d, PYPROJECT) if d else PYPROJECT for d in manifests}
-    regular = {p: v for p, v in incoming.items()
-               if p not in merged and (v is None or v[0] in ("100644", "100755"))}
-    blobs = dict(zip(regular, git.read_blobs([f"{theirs_rev}:{p}" for p in regular])))
-    for d, text in manifests.items():
-        for rev in (ours_rev, theirs_rev):
-            proc = git.run_bytes(["archive", "--format=tar", rev, "--", d or "."], check=False)
-            if proc.returncode == 0:
-                with tarfile.open(fileobj=io.BytesIO(proc.stdout)) as tar:
-                    members = [m for m in tar.getmembers() if m.isfile() or m.isdir()]
-                    tar.extractall(tree, members=members)
-                break
-        target = tree / d
-        for path, entry in regular.items():
-            if d and not path.startswith(d + "/"):
-                continue
-            if entry is None:
-                (tree / path).unlink(missing_ok=True)
-            elif (data := blobs.get(path)) is not None:
-                (tree / path).parent.mkdir(parents=True, exist_ok=True)
-                (tree / path).write_bytes(data)
-                (tree / path).chmod(0o755 if entry[0] == "100755" else 0o644)
-        target.mkdir(parents=True, exist_ok=True)
-        (target / PYPROJECT).write_text(text, encoding="utf-8")
-        for lockfile in LOCKFILES:
-            (target / lockfile).unlink(missing_ok=True)
-
-
-def _merge_lock(git: Git, args: DriverArgs, settings: Settings,
-                relock: _Relock) -> tuple[str, str]:
-    import shutil
-
-    from lockfix.toml import load_toml
-
-    backend, tool = relock.backend, relock.tool
-    base_bytes = args.base.read_bytes()
-    ours_bytes = args.ours.read_bytes()
-    theirs_bytes = args.theirs.read_bytes()
-    head_blob = git.object_ids([f"HEAD:{args.path}"])[0]
-    found = git.merging_commits(
-        dict(os.environ),
-        args.path,
-        git.hash_blob(base_bytes, head_blob) if base_bytes else None,
-        git.hash_blob(ours_bytes, head_blob),
-        git.hash_blob(theirs_bytes, head_blob),
-    )
-    if found is None:
-        raise LockfixError("could not tell which commits are being merged")
-    base_rev, ours_rev, theirs_rev, how = found
-    _debug("commits identified")
-    _debug(f"{args.path}: {how}: base={base_rev} ours={ours_rev} theirs={theirs_rev}")
-    commits = (base_rev, ours_rev, theirs_rev)
-    pkg = posixpath.dirname(args.path)
-    manifests = _merged_manifests(git, commits, pkg, settings)
-    data = {d: load_toml(text, posixpath.join(d, PYPROJECT) if d else PYPROJECT)
-            for d, text in manifests.items()}
-    _build_gate(git, ours_rev, theirs_rev, data, relock)
-    preferred = backend.merge_locks(
-        base_bytes.decode("utf-8") or None,
-        ours_bytes.decode("utf-8"),
-        theirs_bytes.decode("utf-8"),
-        settings.lock_policy,
-        where=args.path,
-        manifest=data[pkg],
-    )
-    _debug("manifests and preferred lock merged")
-    tree = relock.work / "tree"
-    shutil.rmtree(tree, ignore_errors=True)
-    try:
-        _materialize(git, tree, commits, manifests)
-        _debug("private tree written")
-        lock_path = tree / pkg / backend.lockfile
-        if tool.reads(preferred.lock_version):
-            lock_path.write_text(preferred.text, encoding="utf-8")
-        relock.session.relock(tree / pkg, timeout=settings.timeout)
-        text = lock_path.read_text(encoding="utf-8")
-        _debug(f"relocked ({'one started tool' if relock.session.preloaded else 'plain process'})")
-        judged = backend.freshness(text, pkg, data, root=tree)
-    finally:
-        shutil.rmtree(tree, ignore_errors=True)
-    if not judged.fresh:
-        raise LockfixError(f"{tool.label}'s lock does not match the merged manifests: "
-                           + "; ".join(judged.reasons))
-    return text, f"{how}, {tool.label}"
-
-
-def _build_gate(git: Git, ours_rev: str, theirs_rev: str,
-                manifests: Mapping[str, Mapping[str, object]], relock: _Relock) -> None:
-    """Plain git never runs code from the merged branch; neither does the driver unless
-    the user allowed it (``lockfix.buildsafety``, ``config.allow_build``). Refuse when a
-    reached package needs build code the incoming side added or changed; otherwise let a
-    backend that can enforce it (uv) refuse to build the packages predicted static."""
-    from lockfix.buildsafety import needs_build, new_build_code, reader_for, static_names
-    from lockfix.config import allow_build
-
-    reader = reader_for(relock.backend.name, relock.tool.version)
-    enforced = relock.session.can_forbid_builds
-    if not enforced and not needs_build(manifests, reader):
-        return  # nothing to build, nothing to enforce: no need to ask
-    allowed, source = allow_build(git)
-    if allowed:
-        _debug(f"build code may run ({source})")
-        return
-    found = new_build_code(git, ours_rev, theirs_rev, manifests, reader)
-    if found:
-        more = f" and {len(found) - 1} more" if len(found) > 1 else ""
-        raise LockfixError(
-            f"not relocked: that would run build code the incoming side added or changed, "
-            f"in {found[0].describe()}{more}; read it, then run `lockfix run`, or allow it "
-            f"in this clone with `git config lockfix.allowBuild true`"
-        )
-    if enforced:
-        relock.session.forbid_builds(static_names(manifests, reader))
 
 
 def _conflict_style(git: Git) -> list[str]:
@@ -426,7 +241,7 @@ def _fallback(git: Git, args: DriverArgs, reason: str, detail: str | None = None
         file=sys.stderr,
     )
     if detail and detail != reason:
-        _debug(detail)
+        debug(detail)
     if conflicts == 0 and posixpath.basename(args.path) not in BY_LOCKFILE:
         return 0  # plain git would have merged this text cleanly; so do we
     return 1

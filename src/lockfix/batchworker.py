@@ -1,0 +1,355 @@
+"""The worker that computes one merge's routed files at once (see :mod:`lockfix.batch`).
+
+The first lock call of a merge that conflicts in at least :data:`MIN_LOCKS` locks
+(:func:`start`) lists what git will hand the driver in this merge (:func:`plan_jobs`),
+publishes ``.git/lockfix/batch-<id>/spec.json`` and starts this module's :func:`main` as
+a detached process holding ``worker.lock``. The worker merges every ``pyproject.toml``
+job, then relocks every lock job in parallel with one started tool per package manager,
+each through :func:`lockfix.driverjob.merge_lock` in its own private tree, and writes
+each result to ``results/<n>.json`` as soon as it is ready.
+
+It never outlives the git command for long: it stops (relocks killed, directory
+removed) when git ends, when a newer merge starts a batch, once every result was taken,
+or :data:`LINGER` seconds after its last result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import lockfix
+from lockfix import PYPROJECT, batch
+from lockfix.backends import BY_LOCKFILE
+from lockfix.driverjob import Commits, Relock, debug
+from lockfix.errors import LockfixError
+from lockfix.git import Git
+
+if TYPE_CHECKING:
+    from lockfix.config import Settings
+
+#: a merge conflicting in fewer locks is driven call by call, as always
+MIN_LOCKS = 2
+#: seconds a finished worker waits for calls to take their results
+LINGER = 30.0
+
+
+@dataclass(frozen=True)
+class Job:
+    """One file git will hand the driver in this merge: path and blob ids of its sides."""
+
+    path: str
+    base: str | None
+    ours: str
+    theirs: str
+
+    @property
+    def kind(self) -> str:
+        return "manifest" if self.path.rpartition("/")[2] == PYPROJECT else "lock"
+
+    def key(self) -> list[str | None]:
+        return [self.path, self.base, self.ours, self.theirs]
+
+
+def plan_jobs(git: Git, commits: Commits, attribute: str) -> list[Job]:
+    """The files git will run this driver for in this merge, in the order it will
+    (reverse path order): manifests and locks changed on both sides to different
+    contents, from the same base, and routed to ``attribute``'s driver."""
+    base, ours, theirs = commits
+    if base is None:
+        return []
+    names = {PYPROJECT, *BY_LOCKFILE}
+
+    def changed(rev: str) -> dict[str, tuple[str | None, str]]:
+        out = git.run_bytes(["diff-tree", "-r", "-z", "--no-renames", base, rev],
+                            check=False).stdout
+        fields = out.split(b"\0")
+        found: dict[str, tuple[str | None, str]] = {}
+        for header, raw in zip(fields[0::2], fields[1::2]):
+            _, _, old, new, status = header.decode().lstrip(":").split()
+            path = raw.decode("utf-8", "surrogateescape")
+            if path.rpartition("/")[2] in names and status in ("A", "M"):
+                found[path] = (None if status == "A" else old, new)
+        return found
+
+    at_ours, at_theirs = changed(ours), changed(theirs)
+    both = sorted((p for p in at_ours if p in at_theirs and at_ours[p][1] != at_theirs[p][1]
+                   and at_ours[p][0] == at_theirs[p][0]), reverse=True)
+    if not both:
+        return []
+    out = git.run_bytes(["check-attr", "-z", "merge", "--", *both], check=False).stdout.split(b"\0")
+    routed = {out[i].decode("utf-8", "surrogateescape") for i in range(0, len(out) - 2, 3)
+              if out[i + 2].decode() == attribute}
+    return [Job(p, at_ours[p][0], at_ours[p][1], at_theirs[p][1]) for p in both if p in routed]
+
+
+def _attribute(git: Git, path: str) -> str | None:
+    out = git.run_bytes(["check-attr", "-z", "merge", "--", path], check=False).stdout.split(b"\0")
+    value = out[2].decode() if len(out) > 2 else ""
+    return None if value in ("", "unspecified", "unset", "set") else value
+
+
+def _retire_others(work: Path, keep: str) -> None:
+    """Ask the workers of earlier merges to stop; remove what dead ones left."""
+    with contextlib.suppress(OSError):
+        for name in os.listdir(work):
+            path = work / name
+            if name == keep or not name.lstrip(".").startswith(batch.PREFIX):
+                continue
+            if name.startswith(batch.PREFIX) and batch.alive(str(path)):
+                with contextlib.suppress(OSError):
+                    (path / batch.STOP).touch()
+            elif name.startswith(batch.PREFIX) or time.time() - path.stat().st_mtime > 60:
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def start(git: Git, work: Path, path: str, blobs: tuple[str | None, str, str],
+          commits: Commits, how: str, flags: Mapping[str, object]) -> bool:
+    """Start the worker for this merge if it conflicts in several locks, this call's
+    among them; whether it runs (then :func:`lockfix.batch.take` waits for the result)."""
+    if os.environ.get("LOCKFIX_SHARE") == "0":  # every call on its own, as before
+        return False
+    root = str(Path.cwd())
+    identity = batch.merge_identity(str(work.parent))
+    attribute = _attribute(git, path)
+    if identity is None or attribute is None or identity["head"] != commits[1]:
+        return False
+    jobs = plan_jobs(git, commits, attribute)
+    locks = [j for j in jobs if j.kind == "lock"]
+    if len(locks) < MIN_LOCKS or [path, *blobs] not in [j.key() for j in locks]:
+        return False
+    spec = {
+        "root": root, "commits": list(commits), "how": how,
+        "flags": {k: v for k, v in flags.items() if v is not None},
+        "context": batch.context_id(dict(flags), root), "identity": identity,
+        "algo": "sha256" if len(commits[1]) == 64 else "sha1",
+        "jobs": [{"key": j.key(), "kind": j.kind} for j in jobs],
+    }
+    name = batch.PREFIX + hashlib.sha256(
+        json.dumps([spec["context"], spec["commits"], identity]).encode()).hexdigest()[:20]
+    work.mkdir(parents=True, exist_ok=True)
+    _retire_others(work, name)
+    target = work / name
+    if target.exists():
+        return False  # a worker for this very merge was started and has failed us
+    tmp = work / f".{name}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / batch.RESULTS).mkdir(parents=True)
+    (tmp / batch.SPEC).write_text(json.dumps(spec), encoding="utf-8")
+    fd = os.open(tmp / batch.LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            os.rename(tmp, target)
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            return False
+        package_parent = str(Path(lockfix.__file__).resolve().parents[1])
+        bootstrap = (f"import sys; sys.path.insert(0, {package_parent!r}); "
+                     "from lockfix.batchworker import main; main(sys.argv[1:])")
+        try:
+            subprocess.Popen(
+                [sys.executable, "-c", bootstrap, str(target)],
+                cwd=root, pass_fds=(fd,), start_new_session=True,
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+        except OSError:
+            shutil.rmtree(target, ignore_errors=True)
+            return False
+    finally:
+        os.close(fd)  # the worker holds the lock now: the same open file
+    debug(f"{name}: {len(locks)} locks and {len(jobs) - len(locks)} manifests, worker started")
+    return True
+
+
+class _Worker:
+    def __init__(self, directory: Path) -> None:
+        self.dir = directory
+        self.spec = json.loads((directory / batch.SPEC).read_text(encoding="utf-8"))
+        self.git = Git(self.spec["root"])
+        self.jobs = [Job(*j["key"]) for j in self.spec["jobs"]]
+        self.stopping = threading.Event()
+        self.relocks: list[Relock] = []
+        self.guard = threading.Lock()
+
+    def gone(self) -> bool:
+        """git ended, a newer batch asked this one to stop, or its directory went."""
+        try:
+            os.kill(int(self.spec["identity"]["git_pid"]), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass
+        return (self.dir / batch.STOP).exists() or not (self.dir / batch.SPEC).exists()
+
+    def watch(self) -> None:
+        while not self.stopping.wait(0.1):
+            if self.gone():
+                self.abort()
+                return
+
+    def abort(self) -> None:
+        """Stop every relock now; the jobs' own clean-up removes their trees."""
+        self.stopping.set()
+        with self.guard:
+            relocks, self.relocks = self.relocks, []
+        for relock in relocks:
+            with contextlib.suppress(Exception):
+                relock.close()
+
+    def write(self, index: int, data: Mapping[str, object]) -> None:
+        if self.stopping.is_set():
+            return
+        target = self.dir / batch.RESULTS / f"{index}.json"
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(tmp, target)
+
+    def run(self) -> None:
+        from lockfix.config import load_settings
+
+        try:
+            settings = load_settings(Path(self.spec["root"])).override(**self.spec["flags"])
+        except LockfixError as exc:
+            for i in range(len(self.jobs)):
+                self.write(i, {"error": f"configuration: {exc.message}"})
+            return
+        commits: Commits = tuple(self.spec["commits"])
+        assert commits[0] is not None  # plan_jobs plans nothing without a base
+        sides = self.git.read_blobs([f"{rev}:{j.path}" for j in self.jobs for rev in commits])
+        locks = [i for i, j in enumerate(self.jobs) if j.kind == "lock"]
+        tools = self._tools()  # Poetry imports itself while the manifests merge
+        for i, job in enumerate(self.jobs):
+            if job.kind == "manifest":
+                self._manifest(i, job, sides[3 * i: 3 * i + 3], settings)
+        self._locks(locks, sides, commits, settings, tools)
+
+    def _tools(self) -> dict[str, Relock | str]:
+        """One started tool per package manager of the lock jobs (or why it failed)."""
+        found: dict[str, Relock | str] = {}
+        for job in self.jobs:
+            backend = BY_LOCKFILE.get(job.path.rpartition("/")[2])
+            if backend is None or backend.name in found:
+                continue
+            try:
+                found[backend.name] = Relock.start(self.git, backend)
+            except LockfixError as exc:
+                found[backend.name] = exc.message
+        with self.guard:
+            self.relocks.extend(r for r in found.values() if isinstance(r, Relock))
+        return found
+
+    def _manifest(self, index: int, job: Job, sides: Sequence[bytes | None], settings: Settings) -> None:
+        """Exactly what the driver's ``pyproject.toml`` call computes."""
+        from lockfix.manifest import merge_manifest
+
+        base, ours, theirs = sides
+        try:
+            if ours is None or theirs is None:
+                raise LockfixError(f"{job.path}: missing from the commits being merged")
+            base_text = (base or b"").decode("utf-8")
+            merged = merge_manifest(base_text if base_text.strip() else None,
+                                    ours.decode("utf-8"), theirs.decode("utf-8"),
+                                    settings.manifest_policy, where=job.path)
+        except LockfixError as exc:
+            self.write(index, {"error": exc.message})
+            return
+        except Exception as exc:
+            self.write(index, {"internal": repr(exc)})
+            return
+        self.write(index, {"text": merged.text, "notes": [c.note() for c in merged.clashes]})
+
+    def _locks(self, indices: list[int], sides: Sequence[bytes | None], commits: Commits,
+               settings: Settings, tools: Mapping[str, Relock | str]) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from lockfix.commands.run import default_jobs
+        from lockfix.driverjob import merge_lock
+        from lockfix.privatetree import tree_for
+
+        trees = self.dir.parent / "trees"
+
+        def one(i: int) -> None:
+            job = self.jobs[i]
+            main = tools[BY_LOCKFILE[job.path.rpartition("/")[2]].name]
+            if self.stopping.is_set():
+                return
+            if isinstance(main, str):
+                self.write(i, {"error": main})
+                return
+            # a session that can be told not to build carries that per relock: its own
+            relock = (Relock(main.backend, main.tool, main.env, main.work, eager=False)
+                      if main.session.can_forbid_builds else
+                      Relock(main.backend, main.tool, main.env, main.work, session=main.session))
+            with self.guard:
+                self.relocks.append(relock)
+            base, ours, theirs = sides[3 * i: 3 * i + 3]
+            try:
+                if ours is None or theirs is None:
+                    raise LockfixError(f"{job.path}: missing from the commits being merged")
+                tree = tree_for(trees, job.path.rpartition("/")[0])
+                text, how = merge_lock(self.git, job.path, (base or b"", ours, theirs), commits,
+                                       self.spec["how"], settings, relock, tree)
+            except LockfixError as exc:
+                self.write(i, {"error": exc.message})
+                return
+            except Exception as exc:
+                self.write(i, {"internal": repr(exc)})
+                return
+            finally:
+                relock.close()
+            self.write(i, {"text": text, "how": how})
+
+        started = [r for r in tools.values() if isinstance(r, Relock)]
+        try:
+            with ThreadPoolExecutor(max_workers=default_jobs(r.tool for r in started)) as pool:
+                list(pool.map(one, indices))
+        finally:
+            for relock in started:
+                relock.close()
+            with contextlib.suppress(OSError):
+                trees.rmdir()  # only if empty
+
+    def linger(self) -> None:
+        """Until every result was taken (or git ended, or :data:`LINGER` seconds)."""
+        deadline = time.monotonic() + LINGER
+        while time.monotonic() < deadline and not self.stopping.is_set():
+            with contextlib.suppress(OSError):
+                if not any(n.endswith(".json") for n in os.listdir(self.dir / batch.RESULTS)):
+                    return
+            if self.stopping.wait(0.05):
+                return
+
+
+def main(argv: list[str]) -> None:
+    """The worker: ``<batch dir>``; it inherited ``worker.lock``, held until it ends."""
+    directory = Path(argv[0])
+    worker = _Worker(directory)
+
+    def stop(signum: int, frame: object) -> None:
+        worker.abort()
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, stop)
+    threading.Thread(target=worker.watch, daemon=True).start()
+    try:
+        worker.run()
+        worker.linger()
+    finally:
+        worker.stopping.set()
+        shutil.rmtree(directory, ignore_errors=True)
+    debug(f"{directory.name}: worker done")
