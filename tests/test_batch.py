@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import subprocess
 from pathlib import Path
@@ -105,7 +104,7 @@ def _publish(repo: Path, sides: tuple[bytes, bytes, bytes], kind: str,
     spec = {"context": batch.context_id({}, str(repo)), "algo": "sha1",
             "identity": identity, "jobs": [{"key": ["other", None, "x", "y"], "kind": "lock"},
                                            {"key": key, "kind": kind}]}
-    (directory / batch.SPEC).write_text(json.dumps(spec))
+    batch.write(str(directory / batch.SPEC), spec)
     return directory
 
 
@@ -120,9 +119,10 @@ def test_find_needs_the_same_sides_context_and_for_locks_the_same_merge(repo: Pa
     assert batch.find(work, str(repo), "pkg/poetry.lock", (b"", b"ours\n", b"theirs\n"), {}) is None
     assert batch.find(work, str(repo), "pkg/poetry.lock", sides, {"lock_policy": "drop"}) is None
     # another merge (HEAD moved on): the lock's other manifests may differ
-    spec = json.loads((Path(work) / "batch-test" / batch.SPEC).read_text())
+    spec = batch.read(str(Path(work) / "batch-test" / batch.SPEC))
+    assert isinstance(spec, dict) and identity is not None
     spec["identity"] = {**identity, "head": "0" * 40}
-    (Path(work) / "batch-test" / batch.SPEC).write_text(json.dumps(spec))
+    batch.write(str(Path(work) / "batch-test" / batch.SPEC), spec)
     assert batch.find(work, str(repo), "pkg/poetry.lock", sides, {}) is None
 
 
@@ -139,9 +139,9 @@ def test_wait_takes_the_result_or_notices_a_dead_worker(repo: Path):
     fcntl.flock(fd, fcntl.LOCK_EX)  # a live worker holds this
     try:
         assert batch.alive(str(directory))
-        (directory / batch.RESULTS / "1.json").write_text(json.dumps({"text": "merged"}))
+        batch.write(str(directory / batch.RESULTS / f"1{batch.RESULT}"), {"text": "merged"})
         assert batch.wait(str(directory), 1) == {"text": "merged"}
-        assert not (directory / batch.RESULTS / "1.json").exists()  # taken
+        assert not (directory / batch.RESULTS / f"1{batch.RESULT}").exists()  # taken
     finally:
         os.close(fd)
     assert not batch.alive(str(directory))

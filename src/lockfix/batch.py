@@ -33,24 +33,28 @@ call computes its result itself, as it always did.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import hashlib
-import json
+import marshal
 import os
 import sys
 import time
-from collections.abc import Mapping
 
 import lockfix
 
+# Imported where needed: a driver call with no batch to look at pays for os and marshal
+# only (hashlib, fcntl); typing itself would cost every call ~15 ms.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
 PREFIX = "batch-"
-SPEC = "spec.json"
+SPEC = "spec"
+#: suffix of a job's result file, ``results/<index>.result``
+RESULT = ".result"
 LOCK = "worker.lock"
 STOP = "stop"
 RESULTS = "results"
 POLL = 0.01
-_SHELLS = {"sh", "dash", "bash", "zsh", "ksh", "mksh", "busybox"}
 #: the running operation's state files that tell its steps apart (relative to the git dir)
 _TRACES = ("rebase-merge/done", "rebase-apply/next", "rebase-apply/original-commit",
            "rebase-apply/applying", "sequencer/todo")
@@ -74,18 +78,17 @@ def parse_argv(argv: list[str]) -> tuple[list[str], dict[str, object]]:
 
 def context_id(flags: Mapping[str, object], root: str) -> str:
     """Everything besides the commits and a file's own sides that a result depends on."""
+    import hashlib
+
     pairs = sorted((k, str(v)) for k, v in flags.items() if v is not None)
     try:
         with open(os.path.join(root, "pyproject.toml"), "rb") as f:
             settings = hashlib.sha256(f.read()).hexdigest()
     except OSError:
         settings = ""
-    material = json.dumps({
-        "flags": pairs, "settings": settings, "env": sorted(os.environ.items()),
-        "root": root, "lockfix": [lockfix.__version__, os.path.dirname(lockfix.__file__),
-                                  sys.executable],
-    })
-    return hashlib.sha256(material.encode()).hexdigest()
+    material = repr((pairs, settings, sorted(os.environ.items()), root,
+                     (lockfix.__version__, os.path.dirname(lockfix.__file__), sys.executable)))
+    return hashlib.sha256(material.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def git_dir(root: str) -> str | None:
@@ -114,12 +117,17 @@ def head(gitdir: str) -> str | None:
             return value or None
         ref = value[5:]
         common = gitdir
-        with contextlib.suppress(OSError), open(os.path.join(gitdir, "commondir"),
-                                                encoding="utf-8") as f:
-            common = os.path.join(gitdir, f.read().strip())
+        try:
+            with open(os.path.join(gitdir, "commondir"), encoding="utf-8") as f:
+                common = os.path.join(gitdir, f.read().strip())
+        except OSError:
+            pass
         for base in (gitdir, common):
-            with contextlib.suppress(OSError), open(os.path.join(base, ref), encoding="utf-8") as f:
-                return f.read().strip() or None
+            try:
+                with open(os.path.join(base, ref), encoding="utf-8") as f:
+                    return f.read().strip() or None
+            except OSError:
+                pass
         with open(os.path.join(common, "packed-refs"), encoding="utf-8") as f:
             for line in f:
                 sha, _, name = line.strip().partition(" ")
@@ -132,32 +140,43 @@ def head(gitdir: str) -> str | None:
 
 def trace(gitdir: str) -> str:
     """A digest of the running operation's step files (empty for a plain merge)."""
+    import hashlib
+
     digest = hashlib.sha256()
     for rel in _TRACES:
-        with contextlib.suppress(OSError), open(os.path.join(gitdir, rel), "rb") as f:
-            digest.update(rel.encode() + b"\0" + f.read() + b"\0")
+        try:
+            with open(os.path.join(gitdir, rel), "rb") as f:
+                digest.update(rel.encode() + b"\0" + f.read() + b"\0")
+        except OSError:
+            pass
     return digest.hexdigest()
 
 
 def git_pid() -> int:
-    """The git process running this driver (git starts drivers through ``sh -c``)."""
+    """The git process running this driver: the nearest ancestor named ``git`` (git
+    starts drivers through ``sh -c``, and users wrap commands in scripts), else the
+    parent."""
     pid = os.getppid()
-    for _ in range(4):
+    for _ in range(8):
         try:
             with open(f"/proc/{pid}/comm", encoding="utf-8") as f:
                 comm = f.read().strip()
             with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
                 stat = f.read()
         except OSError:
-            return pid
-        if comm not in _SHELLS:
+            break
+        if comm == "git":
             return pid
         pid = int(stat.rpartition(")")[2].split()[1])
-    return pid
+        if pid <= 1:
+            break
+    return os.getppid()
 
 
 def blob_id(data: bytes, algo: str) -> str:
     """The id git gives a blob holding ``data``."""
+    import hashlib
+
     return hashlib.new(algo, b"blob %d\0" % len(data) + data).hexdigest()
 
 
@@ -171,6 +190,25 @@ def merge_identity(gitdir: str) -> dict[str, object] | None:
     return {"git_pid": git_pid(), "head": commit, "trace": trace(gitdir)}
 
 
+def write(path: str, value: Any) -> None:
+    """Publish ``value`` at ``path`` atomically (the reader sees all of it or nothing).
+    ``marshal``: built into the interpreter, so reading costs a driver call no import;
+    writer and reader are the same Python (:func:`context_id` names it)."""
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "wb") as f:
+        f.write(marshal.dumps(value))
+    os.replace(tmp, path)
+
+
+def read(path: str) -> object:
+    """What :func:`write` published at ``path``; None if absent or unreadable."""
+    try:
+        with open(path, "rb") as f:
+            return marshal.loads(f.read())
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+
+
 def pending(work: str) -> list[str]:
     """The batch directories under ``work`` (``.git/lockfix``), newest first."""
     try:
@@ -178,13 +216,17 @@ def pending(work: str) -> list[str]:
     except OSError:
         return []
     paths = [os.path.join(work, n) for n in names]
-    with contextlib.suppress(OSError):
+    try:  # noqa: SIM105 (contextlib would cost every driver call an import)
         paths.sort(key=lambda p: os.stat(p).st_mtime, reverse=True)
+    except OSError:
+        pass
     return paths
 
 
 def alive(batch: str) -> bool:
     """Whether the batch's worker still runs (it holds ``worker.lock`` while it lives)."""
+    import fcntl
+
     try:
         fd = os.open(os.path.join(batch, LOCK), os.O_RDONLY)
     except OSError:
@@ -208,10 +250,8 @@ def find(work: str, root: str, path: str, sides: tuple[bytes, bytes, bytes],
     gitdir = os.path.dirname(work)
     identity: dict[str, object] | None = None
     for batch in batches:
-        try:
-            with open(os.path.join(batch, SPEC), encoding="utf-8") as f:
-                spec = json.load(f)
-        except (OSError, ValueError):
+        spec = read(os.path.join(batch, SPEC))
+        if not isinstance(spec, dict):
             continue
         if spec.get("context") != context:
             continue
@@ -233,24 +273,23 @@ def find(work: str, root: str, path: str, sides: tuple[bytes, bytes, bytes],
 def wait(batch: str, index: int) -> dict[str, object] | None:
     """The worker's result for job ``index`` (removed once read: taken); None when the
     worker is gone without it."""
-    result = os.path.join(batch, RESULTS, f"{index}.json")
+    result = os.path.join(batch, RESULTS, f"{index}{RESULT}")
     checked = time.monotonic()
     while True:
-        try:
-            with open(result, encoding="utf-8") as f:
-                data: dict[str, object] = json.load(f)
+        if os.path.exists(result):
+            data = read(result)
+            if not isinstance(data, dict):
+                return None
             break
-        except FileNotFoundError:
-            pass
-        except ValueError:
-            return None
         if time.monotonic() - checked > 0.1:
             if not alive(batch) and not os.path.exists(result):
                 return None
             checked = time.monotonic()
         time.sleep(POLL)
-    with contextlib.suppress(OSError):
+    try:  # noqa: SIM105 (as in pending)
         os.unlink(result)  # taken: the worker ends once every result is
+    except OSError:
+        pass
     return data
 
 

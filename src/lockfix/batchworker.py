@@ -2,11 +2,11 @@
 
 The first lock call of a merge that conflicts in at least :data:`MIN_LOCKS` locks
 (:func:`start`) lists what git will hand the driver in this merge (:func:`plan_jobs`),
-publishes ``.git/lockfix/batch-<id>/spec.json`` and starts this module's :func:`main` as
+publishes ``.git/lockfix/batch-<id>/spec`` and starts this module's :func:`main` as
 a detached process holding ``worker.lock``. The worker merges every ``pyproject.toml``
 job, then relocks every lock job in parallel with one started tool per package manager,
 each through :func:`lockfix.driverjob.merge_lock` in its own private tree, and writes
-each result to ``results/<n>.json`` as soon as it is ready.
+each result to ``results/<n>.result`` as soon as it is ready.
 
 It never outlives the git command for long: it stops (relocks killed, directory
 removed) when git ends, when a newer merge starts a batch, once every result was taken,
@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import json
 import os
 import shutil
 import signal
@@ -29,7 +28,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import lockfix
 from lockfix import PYPROJECT, batch
@@ -118,8 +117,9 @@ def _retire_others(work: Path, keep: str) -> None:
 
 def start(git: Git, work: Path, path: str, blobs: tuple[str | None, str, str],
           commits: Commits, how: str, flags: Mapping[str, object]) -> bool:
-    """Start the worker for this merge if it conflicts in several locks, this call's
-    among them; whether it runs (then :func:`lockfix.batch.take` waits for the result)."""
+    """Start the worker for this merge if it conflicts in several locks and this call's
+    file is one it will hand the driver: whether it runs. A lock call then waits for its
+    result (:func:`lockfix.batch.take`); a manifest call merges its own file."""
     if os.environ.get("LOCKFIX_SHARE") == "0":  # every call on its own, as before
         return False
     root = str(Path.cwd())
@@ -128,8 +128,15 @@ def start(git: Git, work: Path, path: str, blobs: tuple[str | None, str, str],
     if identity is None or attribute is None or identity["head"] != commits[1]:
         return False
     jobs = plan_jobs(git, commits, attribute)
+    keys = [j.key() for j in jobs]
+    if sum(j.kind == "lock" for j in jobs) < MIN_LOCKS or [path, *blobs] not in keys:
+        return False
+    # git has called the driver for the files before this one already (jobs are in its
+    # order); this call computes its own manifest itself, its own lock in the batch
+    mine = keys.index([path, *blobs])
+    jobs = jobs[mine if jobs[mine].kind == "lock" else mine + 1:]
     locks = [j for j in jobs if j.kind == "lock"]
-    if len(locks) < MIN_LOCKS or [path, *blobs] not in [j.key() for j in locks]:
+    if not locks:
         return False
     spec = {
         "root": root, "commits": list(commits), "how": how,
@@ -139,7 +146,7 @@ def start(git: Git, work: Path, path: str, blobs: tuple[str | None, str, str],
         "jobs": [{"key": j.key(), "kind": j.kind} for j in jobs],
     }
     name = batch.PREFIX + hashlib.sha256(
-        json.dumps([spec["context"], spec["commits"], identity]).encode()).hexdigest()[:20]
+        repr((spec["context"], spec["commits"], identity)).encode()).hexdigest()[:20]
     work.mkdir(parents=True, exist_ok=True)
     _retire_others(work, name)
     target = work / name
@@ -148,7 +155,7 @@ def start(git: Git, work: Path, path: str, blobs: tuple[str | None, str, str],
     tmp = work / f".{name}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / batch.RESULTS).mkdir(parents=True)
-    (tmp / batch.SPEC).write_text(json.dumps(spec), encoding="utf-8")
+    batch.write(str(tmp / batch.SPEC), spec)
     fd = os.open(tmp / batch.LOCK, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -164,7 +171,9 @@ def start(git: Git, work: Path, path: str, blobs: tuple[str | None, str, str],
             subprocess.Popen(
                 [sys.executable, "-c", bootstrap, str(target)],
                 cwd=root, pass_fds=(fd,), start_new_session=True,
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                # its debug lines beside the calls' (git's stderr stays open until it ends)
+                stderr=None if os.environ.get("LOCKFIX_DEBUG") else subprocess.DEVNULL,
             )
         except OSError:
             shutil.rmtree(target, ignore_errors=True)
@@ -178,7 +187,9 @@ def start(git: Git, work: Path, path: str, blobs: tuple[str | None, str, str],
 class _Worker:
     def __init__(self, directory: Path) -> None:
         self.dir = directory
-        self.spec = json.loads((directory / batch.SPEC).read_text(encoding="utf-8"))
+        spec = batch.read(str(directory / batch.SPEC))
+        assert isinstance(spec, dict), f"{directory}: no readable spec"
+        self.spec: dict[str, Any] = spec
         self.git = Git(self.spec["root"])
         self.jobs = [Job(*j["key"]) for j in self.spec["jobs"]]
         self.stopping = threading.Event()
@@ -213,12 +224,20 @@ class _Worker:
     def write(self, index: int, data: Mapping[str, object]) -> None:
         if self.stopping.is_set():
             return
-        target = self.dir / batch.RESULTS / f"{index}.json"
-        tmp = target.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data), encoding="utf-8")
-        os.replace(tmp, target)
+        batch.write(str(self.dir / batch.RESULTS / f"{index}{batch.RESULT}"), dict(data))
 
     def run(self) -> None:
+        debug(f"{self.dir.name}: worker running")
+        tools = self._tools()  # first: Poetry imports itself while everything else happens
+        debug(f"{self.dir.name}: tools started")
+        try:
+            self._run(tools)
+        finally:
+            for relock in tools.values():
+                if isinstance(relock, Relock):
+                    relock.close()
+
+    def _run(self, tools: Mapping[str, Relock | str]) -> None:
         from lockfix.config import load_settings
 
         try:
@@ -230,11 +249,10 @@ class _Worker:
         commits: Commits = tuple(self.spec["commits"])
         assert commits[0] is not None  # plan_jobs plans nothing without a base
         sides = self.git.read_blobs([f"{rev}:{j.path}" for j in self.jobs for rev in commits])
-        locks = [i for i, j in enumerate(self.jobs) if j.kind == "lock"]
-        tools = self._tools()  # Poetry imports itself while the manifests merge
         for i, job in enumerate(self.jobs):
             if job.kind == "manifest":
                 self._manifest(i, job, sides[3 * i: 3 * i + 3], settings)
+        locks = [i for i, j in enumerate(self.jobs) if j.kind == "lock"]
         self._locks(locks, sides, commits, settings, tools)
 
     def _tools(self) -> dict[str, Relock | str]:
@@ -312,14 +330,13 @@ class _Worker:
             finally:
                 relock.close()
             self.write(i, {"text": text, "how": how})
+            debug(f"{job.path}: relocked by the worker")
 
         started = [r for r in tools.values() if isinstance(r, Relock)]
         try:
             with ThreadPoolExecutor(max_workers=default_jobs(r.tool for r in started)) as pool:
                 list(pool.map(one, indices))
         finally:
-            for relock in started:
-                relock.close()
             with contextlib.suppress(OSError):
                 trees.rmdir()  # only if empty
 
@@ -328,7 +345,7 @@ class _Worker:
         deadline = time.monotonic() + LINGER
         while time.monotonic() < deadline and not self.stopping.is_set():
             with contextlib.suppress(OSError):
-                if not any(n.endswith(".json") for n in os.listdir(self.dir / batch.RESULTS)):
+                if not any(n.endswith(batch.RESULT) for n in os.listdir(self.dir / batch.RESULTS)):
                     return
             if self.stopping.wait(0.05):
                 return

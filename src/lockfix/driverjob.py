@@ -33,8 +33,13 @@ Commits = tuple[Optional[str], str, str]
 
 
 def debug(msg: str) -> None:
+    """``LOCKFIX_DEBUG=1``: a line with the wall clock (to line up the driver calls of one
+    merge and its batch worker) and the time since this process started."""
     if os.environ.get("LOCKFIX_DEBUG"):
-        print(f"lockfix[debug +{time.monotonic() - _STARTED:.3f}s]: {msg}", file=sys.stderr)
+        now = time.time()
+        clock = time.strftime("%H:%M:%S", time.localtime(now)) + f".{int(now % 1 * 1000):03d}"
+        print(f"lockfix[debug {clock} {os.getpid()} +{time.monotonic() - _STARTED:.3f}s]: {msg}",
+              file=sys.stderr)
 
 
 class Relock:
@@ -106,6 +111,11 @@ class _TreeDirs(Collection[str]):
         return len(self._load())
 
 
+#: manifests merged in this process, by their sides and policy (a batch worker's locks
+#: reach the same packages)
+_MERGED: dict[tuple[str, str | None, str, str, str], str] = {}
+
+
 def _merged_manifests(
     git: Git, commits: Commits, start: str, settings: Settings
 ) -> dict[str, str]:
@@ -136,8 +146,16 @@ def _merged_manifests(
         if ours is None or theirs is None:
             text = ours if ours is not None else theirs
             assert text is not None
+        elif ours == theirs or base == theirs:
+            text = ours  # what git's merge writes when at most one side changed the file
+        elif base == ours:
+            text = theirs
         else:
-            text = merge_manifest(base, ours, theirs, settings.manifest_policy, where=rel).text
+            key = (rel, base, ours, theirs, settings.manifest_policy)
+            if key not in _MERGED:  # a batch's locks often reach the same package
+                _MERGED[key] = merge_manifest(base, ours, theirs, settings.manifest_policy,
+                                              where=rel).text
+            text = _MERGED[key]
         result[d] = text
         todo.extend(links(load_toml(text, rel), d, known))
     return result

@@ -37,6 +37,7 @@ class Git:
 
     def __init__(self, cwd: Path | str) -> None:
         self.cwd = Path(cwd)
+        self._git_dir: Path | None = None
 
     def run_bytes(
         self,
@@ -73,8 +74,10 @@ class Git:
         return Path(proc.stdout.decode().strip())
 
     def git_dir(self) -> Path:
-        path = Path(self.run("rev-parse", "--git-dir").strip())
-        return path if path.is_absolute() else self.cwd / path
+        if self._git_dir is None:  # asked several times per driver call, never changes
+            path = Path(self.run("rev-parse", "--git-dir").strip())
+            self._git_dir = path if path.is_absolute() else self.cwd / path
+        return self._git_dir
 
     def git_path(self, name: str) -> Path:
         """Where git itself reads ``$GIT_DIR/<name>``: ``info/attributes`` of a linked
@@ -208,6 +211,17 @@ class Git:
             yield sha, "stash"
         for sha in self.run("log", "-g", "--format=%H", "-n", "50", "HEAD", check=False).split():
             yield sha, "reflog"
+
+    def incoming_commit(self, env: dict[str, str]) -> str | None:
+        """The commit being merged in, when the running operation's own trace names it
+        (a merge's single ``GITHEAD_*``, the rebase step, the cherry-pick sequence), read
+        without running git; None otherwise (then see :meth:`merging_commits`)."""
+        heads = [k for k in env if k.startswith("GITHEAD_")]
+        if len(heads) > 1:
+            return None
+        for rev, how in self._candidate_commits(env):
+            return None if how in ("ref", "stash", "reflog") else rev
+        return None
 
     def object_ids(self, specs: Sequence[str]) -> list[str | None]:
         """Object ids of many ``rev``/``rev:path`` specs in one git call (None: missing).

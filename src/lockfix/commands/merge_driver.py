@@ -80,20 +80,66 @@ def run_driver(args: DriverArgs, settings_flags: Mapping[str, object] | None = N
     if taken is not None and "error" in taken:
         reason = str(taken["error"])
         return _fallback(git, args, reason.splitlines()[0], detail=reason)
-    backend = BY_LOCKFILE.get(posixpath.basename(args.path))
-    if backend is None:
+    name = posixpath.basename(args.path)
+    backend = BY_LOCKFILE.get(name)
+    if backend is None and name != PYPROJECT:
         return _drive(git, args, settings_flags, None)
+    flags = settings_flags or {}
+    relock: Relock | None = None
     try:
-        # start the tool at once, unless an earlier call of this merge may have started
-        # the merge's shared relocks (lockfix.batch): then it is probably not needed
-        eager = not any(batch.alive(b) for b in batch.pending(str(git.git_dir() / GIT_WORK_DIR)))
-        relock = Relock.start(git, backend, eager=eager)
+        work = git.git_dir() / GIT_WORK_DIR
+        running = any(batch.alive(b) for b in batch.pending(str(work)))
+        if backend is not None:
+            # start the tool first (Poetry imports itself on the other core while lockfix
+            # works), unless this merge's worker runs: then it is probably not needed
+            relock = Relock.start(git, backend, eager=not running)
     except LockfixError as exc:
         return _fallback(git, args, exc.message.splitlines()[0], detail=exc.message)
     except Exception as exc:  # as in _drive: a conflict, never a crash
         return _fallback(git, args, f"internal error: {exc!r}")
+    shared: str | None = "single" if running else None
+    if not running:
+        try:
+            shared = _first_call(git, args, flags, work)
+        except Exception as exc:  # sharing only saves time: never a reason to fail
+            debug(f"{args.path}: not shared: {exc!r}")
+    if relock is None:
+        return _drive(git, args, settings_flags, None)
     with relock:
-        return _drive(git, args, settings_flags, relock)
+        if shared == "started":
+            relock.close()  # the worker relocks: leave it the cores
+            taken = batch.take(str(args.base), str(args.ours), str(args.theirs), args.path, flags)
+            if taken is not None and "text" in taken:
+                return 0  # written and reported by lockfix.batch.take
+            if taken is not None and "error" in taken:
+                reason = str(taken["error"])
+                return _fallback(git, args, reason.splitlines()[0], detail=reason)
+        return _drive_lock(git, args, flags, relock, share=shared is None)
+
+
+def _first_call(git: Git, args: DriverArgs, flags: Mapping[str, object], work: Path
+                ) -> str | None:
+    """Whether this call starts the merge's shared relocks (no worker runs yet).
+    ``"started"``: it did (the worker relocks this call's lock too); ``"single"``: this
+    merge does not share (fewer than two locks differ); None: the incoming commit is not
+    known cheaply (a single cherry-pick, a stash): a lock call looks again once it has
+    identified the merge."""
+    theirs = git.incoming_commit(dict(os.environ))
+    if theirs is None:
+        return None
+    out = git.run_bytes(["diff-tree", "-r", "-z", "--name-only", "--no-renames", "HEAD", theirs],
+                        check=False).stdout
+    locks = sum(p.rpartition(b"/")[2].decode("utf-8", "surrogateescape") in BY_LOCKFILE
+                for p in out.split(b"\0") if p)
+    if locks < 2:
+        return "single"
+    from lockfix import batchworker
+
+    sides = (args.base.read_bytes(), args.ours.read_bytes(), args.theirs.read_bytes())
+    blobs, (base_rev, ours_rev, theirs_rev, how) = _identify(git, args.path, sides)
+    started = batchworker.start(git, work, args.path, blobs, (base_rev, ours_rev, theirs_rev),
+                                how, flags)
+    return "started" if started else "single"
 
 
 def _drive(git: Git, args: DriverArgs, settings_flags: Mapping[str, object] | None,
@@ -119,7 +165,8 @@ def _drive(git: Git, args: DriverArgs, settings_flags: Mapping[str, object] | No
         return _fallback(git, args, f"internal error: {exc!r}")
 
 
-def _drive_lock(git: Git, args: DriverArgs, flags: Mapping[str, object], relock: Relock) -> int:
+def _drive_lock(git: Git, args: DriverArgs, flags: Mapping[str, object], relock: Relock, *,
+                share: bool = True) -> int:
     """Regenerate the lock: taken from the merge's shared relocks when they hold exactly
     this call's result (:mod:`lockfix.batch`), else computed here."""
     from lockfix.config import load_settings
@@ -129,7 +176,7 @@ def _drive_lock(git: Git, args: DriverArgs, flags: Mapping[str, object], relock:
         sides = (args.base.read_bytes(), args.ours.read_bytes(), args.theirs.read_bytes())
         blobs, (base_rev, ours_rev, theirs_rev, how) = _identify(git, args.path, sides)
         commits = (base_rev, ours_rev, theirs_rev)
-        shared = _share(git, args, blobs, commits, how, flags, relock)
+        shared = _share(git, args, blobs, commits, how, flags, relock) if share else None
         if shared is not None and "text" in shared:
             return 0  # written and reported by lockfix.batch.take
         if shared is not None and "error" in shared:
