@@ -81,7 +81,7 @@ def break_each(repo: GitRepo) -> None:
     repo.commit_all("one defect of each kind")
 
 
-def test_mixed_monorepo_one_defect_of_each_kind(tmp_path, poetry, uv, index):
+def test_mixed_monorepo_one_defect_of_each_kind(tmp_path, poetry, uv, index, monkeypatch):
     repo = build(tmp_path, poetry, uv, index)
     clean = check_without_tools(repo.path)
     assert clean.returncode == 0 and "uv/nolock" in clean.stdout  # a warning: the missing lock
@@ -113,6 +113,13 @@ def test_mixed_monorepo_one_defect_of_each_kind(tmp_path, poetry, uv, index):
     staged = check_without_tools(repo.path, "uv/core/pyproject.toml", "--format", "json")
     files = {f["file"] for f in json.loads(staged.stdout)["findings"]}
     assert {"uv/core/uv.lock", "uv/api/uv.lock"} <= files and "uv/stale/uv.lock" not in files
+    # a large monorepo's locks are judged in forked processes: the same findings
+    from lockfix.commands import check as check_module
+
+    serial = check_module.run_checks([], cwd=repo.path)
+    monkeypatch.setattr(check_module, "_PARALLEL_LOCKS", 1)
+    forked = check_module.run_checks([], cwd=repo.path)
+    assert forked.findings == serial.findings and len(serial.findings) >= 8
 
 
 def test_verdicts_agree_with_uv_lock_check(tmp_path, poetry, uv, index):

@@ -348,8 +348,8 @@ def _read_packages(root: Path, packages: Mapping[str, Package], dirs: Sequence[s
     _JOB = (root, packages, data, manifest)
     import lockfix.toml  # noqa: F401  (imported once, before any fork)
 
-    for backend in BACKENDS:
-        backend.checks()
+    for name in sorted({packages[d].backend for d in dirs}):
+        BY_NAME[name].checks()  # imported once, before any fork; only what is present
 
     try:
         if workers < 2 or sum(sizes.values()) < _PARALLEL_BYTES or not sys.platform.startswith(
@@ -413,14 +413,50 @@ def _marker_findings(hits: MarkerHits, packages: Mapping[str, Package]) -> list[
 def _link_findings(manifests: Mapping[str, Mapping[str, Any]],
                    reads: Mapping[str, _PackageRead], packages: Mapping[str, Package],
                    root: Path, selected: set[str]) -> list[Finding]:
-    """Each backend's findings that need every manifest (drift, workspace staleness)."""
-    out = []
-    for backend in BACKENDS:
-        locks = {d: r.lock for d, r in reads.items()
-                 if r.lock is not None and packages[d].backend == backend.name}
-        if locks:
-            out += backend.checks().link_findings(manifests, locks, packages, root, selected)
-    return out
+    """Each backend's findings that need every manifest (drift, staleness), one lock at a
+    time: with many locks, split over as many processes as there are cores (the manifests
+    and lock texts are inherited through fork, only findings come back)."""
+    global _LINK_JOB
+    chunks = [(b.name, [d for d, r in sorted(reads.items())
+                        if r.lock is not None and packages[d].backend == b.name])
+              for b in BACKENDS]
+    chunks = [(name, dirs) for name, dirs in chunks if dirs]
+    workers = min(os.cpu_count() or 1, 4)
+    count = sum(len(dirs) for _, dirs in chunks)
+    _LINK_JOB = (manifests, reads, packages, root, selected)
+    try:
+        if workers < 2 or count < _PARALLEL_LOCKS or not sys.platform.startswith("linux"):
+            return [f for chunk in chunks for f in _link_chunk(chunk)]
+        # each backend's locks dealt round-robin, so every process gets its share of each
+        shares = [[(name, dirs[i::workers]) for name, dirs in chunks] for i in range(workers)]
+        import multiprocessing
+
+        with multiprocessing.get_context("fork").Pool(workers - 1) as pool:
+            pending = pool.map_async(_link_share, shares[1:])
+            mine = _link_share(shares[0])
+            theirs = pending.get()
+        return [f for found in [mine, *theirs] for f in found]
+    finally:
+        _LINK_JOB = None
+
+
+# What forked judges read, as _JOB for readers.
+_LINK_JOB: tuple[Mapping[str, Mapping[str, Any]], Mapping[str, _PackageRead],
+                 Mapping[str, Package], Path, set[str]] | None = None
+# Below this many locks, judging them in one process is faster than starting another.
+_PARALLEL_LOCKS = 64
+
+
+def _link_chunk(chunk: tuple[str, list[str]]) -> list[Finding]:
+    assert _LINK_JOB is not None
+    manifests, reads, packages, root, selected = _LINK_JOB
+    name, dirs = chunk
+    locks = {d: reads[d].lock for d in dirs}
+    return BY_NAME[name].checks().link_findings(manifests, locks, packages, root, selected)
+
+
+def _link_share(share: list[tuple[str, list[str]]]) -> list[Finding]:
+    return [f for chunk in share if chunk[1] for f in _link_chunk(chunk)]
 
 
 def run_checks(paths: Sequence[str], *, cwd: Path, lockfiles_only: bool = False) -> Report:

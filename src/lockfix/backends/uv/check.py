@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+# imported with this module, before lockfix check forks its judges (each would import it)
+from lockfix.backends.uv.freshness import freshness
 from lockfix.backends.uv.links import links
 from lockfix.backends.uv.lockscan import head_version, valid_fast
 from lockfix.findings import Finding
@@ -71,8 +73,6 @@ def link_findings(manifests: Mapping[str, Mapping[str, Any]], locks: Mapping[str
                   packages: Mapping[str, Package], root: Path, selected: set[str]
                   ) -> list[Finding]:
     """Stale locks: any lock that is selected, or that records a selected manifest."""
-    from lockfix.backends.uv.freshness import freshness
-
     known = set(manifests)
     out = []
     for d, text in sorted(locks.items()):
