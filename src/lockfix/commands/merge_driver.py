@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from lockfix import GIT_WORK_DIR, PYPROJECT, batch
 from lockfix.backends import BY_LOCKFILE, LOCKFILES
-from lockfix.driverjob import Relock, debug, merge_lock
+from lockfix.driverjob import Relock, debug, merge_lock, preload
 from lockfix.errors import LockfixError
 from lockfix.git import Git
 from lockfix.policies import LOCK_POLICIES, MANIFEST_POLICIES
@@ -93,6 +93,8 @@ def run_driver(args: DriverArgs, settings_flags: Mapping[str, object] | None = N
             # start the tool first (Poetry imports itself on the other core while lockfix
             # works), unless this merge's worker runs: then it is probably not needed
             relock = Relock.start(git, backend, eager=not running)
+            if not running:
+                preload(backend)
     except LockfixError as exc:
         return _fallback(git, args, exc.message.splitlines()[0], detail=exc.message)
     except Exception as exc:  # as in _drive: a conflict, never a crash
