@@ -232,6 +232,8 @@ def test_per_package_monorepo_with_path_dependencies(tmp_path, uv, index: Packag
     proc = repo.merge("feature")
     if mode == "driver":
         assert proc.returncode == 0, proc.stdout + proc.stderr
+        # both locks conflicted: relocked together by one worker (lockfix.batch)
+        assert proc.stderr.count("relocked with 1 other lock(s) of this merge") == 2, proc.stderr
     else:
         ran = lockfix_run(repo, uv, "run")
         assert ran.returncode == 0, ran.stdout + ran.stderr
