@@ -110,14 +110,13 @@ class Bench:
         sh(["git", "commit", "-qm", "base"], repo, self.env)
         changed = services[: shape.changed]
         for branch, dep, constraint in (("feature", "six", "^1.16"), ("main", "structlog", "^23.2")):
-            sh(["git", "checkout", "-q", "-B", branch, "main" if branch == "feature" else "main"],
+            # feature starts from the base commit on main; main then moves on
+            sh(["git", "checkout", "-q", *(["-b", branch] if branch == "feature" else [branch])],
                repo, self.env)
             for p in ([CORE] if shape.core else []) + changed:
                 add_dependency(repo / p, dep, constraint)
             self.relock(repo, [CORE, *services] if shape.core else changed)
             sh(["git", "commit", "-qam", f"{branch}: {dep}"], repo, self.env)
-            if branch == "feature":
-                sh(["git", "checkout", "-q", "main"], repo, self.env)
         return repo
 
     def clone(self, origin: Path, driver: bool) -> Path:
