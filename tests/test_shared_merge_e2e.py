@@ -218,9 +218,14 @@ def test_killed_worker_means_each_call_works_alone(diverged, poetry):
 
 
 @newest_poetry
-def test_ctrl_c_during_a_shared_merge_leaves_nothing(diverged, poetry):
+def test_ctrl_c_during_a_shared_merge_leaves_nothing(diverged, poetry, tmp_path):
     repo = diverged
     before = snapshot(repo)
+    # a slow relock (a slow index, in life) keeps git in its driver calls when Ctrl-C comes
+    slow = tmp_path / "slow-poetry"
+    slow.write_text(f'#!/bin/sh\ncase "$1" in lock) sleep 5;; esac\nexec "{poetry.path}" "$@"\n')
+    slow.chmod(0o755)
+    repo.env = {**repo.env, "LOCKFIX_POETRY": str(slow)}
     merge = subprocess.Popen(["git", "merge", "--no-edit", "feature"], cwd=repo.path,
                              env=repo.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              start_new_session=True)
