@@ -35,7 +35,7 @@ from lockfix import PYPROJECT, batch
 from lockfix.backends import BY_LOCKFILE
 from lockfix.driverjob import Commits, Relock, debug
 from lockfix.errors import LockfixError
-from lockfix.git import Git
+from lockfix.git import Change, Git
 
 if TYPE_CHECKING:
     from lockfix.config import Settings
@@ -72,32 +72,20 @@ def plan_jobs(git: Git, commits: Commits, attribute: str) -> list[Job]:
         return []
     names = {PYPROJECT, *BY_LOCKFILE}
 
-    def changed(rev: str) -> dict[str, tuple[str | None, str]]:
-        out = git.run_bytes(["diff-tree", "-r", "-z", "--no-renames", base, rev],
-                            check=False).stdout
-        fields = out.split(b"\0")
-        found: dict[str, tuple[str | None, str]] = {}
-        for header, raw in zip(fields[0::2], fields[1::2]):
-            _, _, old, new, status = header.decode().lstrip(":").split()
-            path = raw.decode("utf-8", "surrogateescape")
-            if path.rpartition("/")[2] in names and status in ("A", "M"):
-                found[path] = (None if status == "A" else old, new)
-        return found
+    def changed(rev: str) -> dict[str, Change]:
+        return {p: c for p, c in git.changes(base, rev).items()
+                if p.rpartition("/")[2] in names and c.status in ("A", "M")}
 
     at_ours, at_theirs = changed(ours), changed(theirs)
-    both = sorted((p for p in at_ours if p in at_theirs and at_ours[p][1] != at_theirs[p][1]
-                   and at_ours[p][0] == at_theirs[p][0]), reverse=True)
-    if not both:
-        return []
-    out = git.run_bytes(["check-attr", "-z", "merge", "--", *both], check=False).stdout.split(b"\0")
-    routed = {out[i].decode("utf-8", "surrogateescape") for i in range(0, len(out) - 2, 3)
-              if out[i + 2].decode() == attribute}
-    return [Job(p, at_ours[p][0], at_ours[p][1], at_theirs[p][1]) for p in both if p in routed]
+    both = sorted((p for p in at_ours if p in at_theirs and at_ours[p].new != at_theirs[p].new
+                   and at_ours[p].old == at_theirs[p].old), reverse=True)
+    routed = {p for p, value in git.merge_attributes(both).items() if value == attribute}
+    return [Job(p, at_ours[p].old, str(at_ours[p].new), str(at_theirs[p].new))
+            for p in both if p in routed]
 
 
 def _attribute(git: Git, path: str) -> str | None:
-    out = git.run_bytes(["check-attr", "-z", "merge", "--", path], check=False).stdout.split(b"\0")
-    value = out[2].decode() if len(out) > 2 else ""
+    value = git.merge_attributes([path]).get(path, "")
     return None if value in ("", "unspecified", "unset", "set") else value
 
 

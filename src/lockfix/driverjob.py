@@ -192,18 +192,10 @@ def _theirs_only(git: Git, commits: Commits,
     if base_rev is None or not dirs:
         return {}
 
-    def changed(rev: str) -> dict[str, tuple[str, str] | None]:
-        out = git.run_bytes(["diff-tree", "-r", "-z", "--no-renames", base_rev, rev, "--",
-                             *sorted({d or "." for d in dirs})], check=False).stdout
-        fields = out.split(b"\0")
-        found: dict[str, tuple[str, str] | None] = {}
-        for header, path in zip(fields[0::2], fields[1::2]):
-            _, mode, _, sha, status = header.decode().lstrip(":").split()
-            found[path.decode("utf-8", "surrogateescape")] = None if status == "D" else (mode, sha)
-        return found
-
-    ours = changed(ours_rev)
-    return {p: v for p, v in changed(theirs_rev).items() if p not in ours}
+    under = sorted({d or "." for d in dirs})
+    ours = git.changes(base_rev, ours_rev, under)
+    return {p: None if c.new is None else (c.mode, c.new)
+            for p, c in git.changes(base_rev, theirs_rev, under).items() if p not in ours}
 
 
 def _materialize(git: Git, tree: Path, commits: Commits,

@@ -7,7 +7,6 @@ merge driver must stay read-only (shared/README.md section 1).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shlex
 import shutil
@@ -30,6 +29,16 @@ class Operation:
 
     kind: str  # "merge" | "rebase" | "cherry-pick" | "revert" | "am"
     theirs: str  # the incoming commit (MERGE_HEAD, REBASE_HEAD, ...); for am, the patch file
+
+
+@dataclass(frozen=True)
+class Change:
+    """One path that differs between two trees (``git diff-tree -r``)."""
+
+    status: str  # "A" added, "M" modified, "D" deleted, "T" type changed
+    mode: str  # the mode after (before, for a deletion)
+    old: str | None  # blob id before (None: added)
+    new: str | None  # blob id after (None: deleted)
 
 
 class Git:
@@ -173,8 +182,9 @@ class Git:
     def hash_blob(self, data: bytes, like: str | None = None) -> str:
         """The blob id git would give ``data``, computed here (git's object header plus
         SHA-1, or SHA-256 when ``like`` is a 64-digit id of this repository)."""
-        algo = hashlib.sha256 if like is not None and len(like) == 64 else hashlib.sha1
-        return algo(b"blob %d\0" % len(data) + data).hexdigest()
+        from lockfix.batch import blob_id
+
+        return blob_id(data, "sha256" if like is not None and len(like) == 64 else "sha1")
 
     def _candidate_commits(self, env: dict[str, str]) -> Iterator[tuple[str, str]]:
         """(commit, how it was found) for the commit being merged in, most specific first.
@@ -211,6 +221,31 @@ class Git:
             yield sha, "stash"
         for sha in self.run("log", "-g", "--format=%H", "-n", "50", "HEAD", check=False).split():
             yield sha, "reflog"
+
+    def changes(self, a: str, b: str, paths: Sequence[str] = ()) -> dict[str, Change]:
+        """Every path (under ``paths``, if any) whose blob differs between trees ``a`` and
+        ``b``, renames not followed; empty when either is unknown."""
+        out = self.run_bytes(["diff-tree", "-r", "-z", "--no-renames", a, b,
+                              *(["--", *paths] if paths else [])], check=False).stdout
+        fields = out.split(b"\0")
+        found: dict[str, Change] = {}
+        for header, raw in zip(fields[0::2], fields[1::2]):
+            old_mode, new_mode, old, new, status = header.decode().lstrip(":").split()
+            found[raw.decode("utf-8", "surrogateescape")] = Change(
+                status, old_mode if status == "D" else new_mode,
+                None if status == "A" else old, None if status == "D" else new)
+        return found
+
+    def merge_attributes(self, paths: Sequence[str], *, cached: bool = False,
+                         env: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Path -> its ``merge`` attribute as git reports it (a driver name, or
+        ``unspecified``/``unset``/``set``); ``cached``: from the index's .gitattributes."""
+        if not paths:
+            return {}
+        out = self.run_bytes(["check-attr", "-z", *(["--cached"] if cached else []), "merge",
+                              "--", *paths], check=False, env=env).stdout.split(b"\0")
+        return {out[i].decode("utf-8", "surrogateescape"): out[i + 2].decode("utf-8", "replace")
+                for i in range(0, len(out) - 2, 3)}
 
     def incoming_commit(self, env: dict[str, str]) -> str | None:
         """The commit being merged in, when the running operation's own trace names it

@@ -228,10 +228,5 @@ def check(git: Git) -> int:
 
 def _routed(git: Git, *, cached: bool, env: dict[str, str] | None = None) -> dict[str, bool]:
     """Routed file name -> whether ``git check-attr`` says ``merge: lockfix`` for it."""
-    args = ["check-attr", *(["--cached"] if cached else []), "merge", "--", *ROUTED_FILES]
-    out = git.run_bytes(args, check=False, env=env).stdout.decode("utf-8", errors="replace")
-    result = {}
-    for line in out.splitlines():
-        path, _, value = line.rpartition(": merge: ")
-        result[path] = value == DRIVER
-    return result
+    found = git.merge_attributes(ROUTED_FILES, cached=cached, env=env)
+    return {path: value == DRIVER for path, value in found.items()}

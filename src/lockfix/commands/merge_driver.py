@@ -129,10 +129,7 @@ def _first_call(git: Git, args: DriverArgs, flags: Mapping[str, object], work: P
     theirs = git.incoming_commit(dict(os.environ))
     if theirs is None:
         return None
-    out = git.run_bytes(["diff-tree", "-r", "-z", "--name-only", "--no-renames", "HEAD", theirs],
-                        check=False).stdout
-    locks = sum(p.rpartition(b"/")[2].decode("utf-8", "surrogateescape") in BY_LOCKFILE
-                for p in out.split(b"\0") if p)
+    locks = sum(p.rpartition("/")[2] in BY_LOCKFILE for p in git.changes("HEAD", theirs))
     if locks < 2:
         return "single"
     from lockfix import batchworker
