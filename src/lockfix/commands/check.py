@@ -88,10 +88,10 @@ import os
 import posixpath
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from lockfix import PYPROJECT, __version__
 from lockfix.backends import BACKENDS, BY_NAME, LOCKFILES
@@ -362,15 +362,24 @@ def _read_packages(root: Path, packages: Mapping[str, Package], dirs: Sequence[s
             i = loads.index(min(loads))
             chunks[i].append(d)
             loads[i] += sizes[d] + 20_000  # a pyproject and the per-file overhead
-        import multiprocessing
-
-        with multiprocessing.get_context("fork").Pool(workers - 1) as pool:
-            pending = pool.map_async(_read_chunk, chunks[1:])
-            mine = _read_chunk(chunks[0])
-            theirs = pending.get()
-        return [r for chunk in [mine, *theirs] for r in chunk]
+        return [r for found in _forked(_read_chunk, chunks) for r in found]
     finally:
         _JOB = None
+
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def _forked(work: Callable[[_T], list[_R]], shares: Sequence[_T]) -> list[list[_R]]:
+    """``work`` over ``shares``: the first here, the others in forked processes at once
+    (which inherit what the caller put in a module global before; only results travel)."""
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(len(shares) - 1) as pool:
+        pending = pool.map_async(work, shares[1:])
+        mine = work(shares[0])
+        return [mine, *pending.get()]
 
 
 # -- the check ----------------------------------------------------------------------------------
@@ -429,13 +438,7 @@ def _link_findings(manifests: Mapping[str, Mapping[str, Any]],
             return [f for chunk in chunks for f in _link_chunk(chunk)]
         # each backend's locks dealt round-robin, so every process gets its share of each
         shares = [[(name, dirs[i::workers]) for name, dirs in chunks] for i in range(workers)]
-        import multiprocessing
-
-        with multiprocessing.get_context("fork").Pool(workers - 1) as pool:
-            pending = pool.map_async(_link_share, shares[1:])
-            mine = _link_share(shares[0])
-            theirs = pending.get()
-        return [f for found in [mine, *theirs] for f in found]
+        return [f for found in _forked(_link_share, shares) for f in found]
     finally:
         _LINK_JOB = None
 
