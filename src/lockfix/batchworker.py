@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -258,25 +258,35 @@ class _Worker:
             self.relocks.extend(r for r in found.values() if isinstance(r, Relock))
         return found
 
+    def _settle(self, index: int, work: Callable[[], dict[str, object]]) -> None:
+        """Publish job ``index``'s result, or its failure: a :class:`LockfixError` is what
+        the job's own driver call would have met and reports; anything else makes that
+        call work alone."""
+        try:
+            result = work()
+        except LockfixError as exc:
+            result = {"error": exc.message}
+        except Exception as exc:
+            result = {"internal": repr(exc)}
+        self.write(index, result)
+
+    @staticmethod
+    def _sides(job: Job, sides: Sequence[bytes | None]) -> tuple[bytes, bytes, bytes]:
+        base, ours, theirs = sides
+        if ours is None or theirs is None:
+            raise LockfixError(f"{job.path}: missing from the commits being merged")
+        return base or b"", ours, theirs
+
     def _manifest(self, index: int, job: Job, sides: Sequence[bytes | None], settings: Settings) -> None:
         """Exactly what the driver's ``pyproject.toml`` call computes."""
-        from lockfix.manifest import merge_manifest
+        from lockfix.driverjob import merge_pyproject
 
-        base, ours, theirs = sides
-        try:
-            if ours is None or theirs is None:
-                raise LockfixError(f"{job.path}: missing from the commits being merged")
-            base_text = (base or b"").decode("utf-8")
-            merged = merge_manifest(base_text if base_text.strip() else None,
-                                    ours.decode("utf-8"), theirs.decode("utf-8"),
-                                    settings.manifest_policy, where=job.path)
-        except LockfixError as exc:
-            self.write(index, {"error": exc.message})
-            return
-        except Exception as exc:
-            self.write(index, {"internal": repr(exc)})
-            return
-        self.write(index, {"text": merged.text, "notes": [c.note() for c in merged.clashes]})
+        def merged() -> dict[str, object]:
+            text, notes = merge_pyproject(job.path, self._sides(job, sides),
+                                          settings.manifest_policy)
+            return {"text": text, "notes": notes}
+
+        self._settle(index, merged)
 
     def _locks(self, indices: list[int], sides: Sequence[bytes | None], commits: Commits,
                settings: Settings, tools: Mapping[str, Relock | str]) -> None:
@@ -302,23 +312,18 @@ class _Worker:
                       Relock(main.backend, main.tool, main.env, main.work, session=main.session))
             with self.guard:
                 self.relocks.append(relock)
-            base, ours, theirs = sides[3 * i: 3 * i + 3]
+
+            def relocked() -> dict[str, object]:
+                text, how = merge_lock(self.git, job.path, self._sides(job, sides[3 * i: 3 * i + 3]),
+                                       commits, self.spec["how"], settings, relock,
+                                       tree_for(trees, job.path.rpartition("/")[0]))
+                debug(f"{job.path}: relocked by the worker")
+                return {"text": text, "how": how}
+
             try:
-                if ours is None or theirs is None:
-                    raise LockfixError(f"{job.path}: missing from the commits being merged")
-                tree = tree_for(trees, job.path.rpartition("/")[0])
-                text, how = merge_lock(self.git, job.path, (base or b"", ours, theirs), commits,
-                                       self.spec["how"], settings, relock, tree)
-            except LockfixError as exc:
-                self.write(i, {"error": exc.message})
-                return
-            except Exception as exc:
-                self.write(i, {"internal": repr(exc)})
-                return
+                self._settle(i, relocked)
             finally:
                 relock.close()
-            self.write(i, {"text": text, "how": how})
-            debug(f"{job.path}: relocked by the worker")
 
         started = [r for r in tools.values() if isinstance(r, Relock)]
         try:

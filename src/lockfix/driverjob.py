@@ -25,6 +25,7 @@ from lockfix.git import Git
 
 if TYPE_CHECKING:
     from lockfix.config import Settings
+    from lockfix.policies import ManifestPolicy
 
 _STARTED = time.monotonic()
 
@@ -234,6 +235,17 @@ def _materialize(git: Git, tree: Path, commits: Commits,
         (target / PYPROJECT).write_text(text, encoding="utf-8")
         for lockfile in LOCKFILES:
             (target / lockfile).unlink(missing_ok=True)
+
+
+def merge_pyproject(path: str, sides: tuple[bytes, bytes, bytes], policy: ManifestPolicy
+                    ) -> tuple[str, list[str]]:
+    """A ``pyproject.toml`` from its three sides (base empty when absent): (text, which
+    side each clash took and why)."""
+    from lockfix.manifest import merge_manifest
+
+    base, ours, theirs = (side.decode("utf-8") for side in sides)
+    merged = merge_manifest(base if base.strip() else None, ours, theirs, policy, where=path)
+    return merged.text, [clash.note() for clash in merged.clashes]
 
 
 def merge_lock(git: Git, path: str, sides: tuple[bytes, bytes, bytes], commits: Commits,

@@ -77,13 +77,13 @@ def run_driver(args: DriverArgs, settings_flags: Mapping[str, object] | None = N
     git = Git(Path.cwd())
     if os.environ.get("LOCKFIX_DISABLE"):  # one command without lockfix: plain git's merge
         return _plain_merge(git, args)[0]
-    if taken is not None and "error" in taken:
-        reason = str(taken["error"])
-        return _fallback(git, args, reason.splitlines()[0], detail=reason)
+    settled = _settled(git, args, taken)
+    if settled is not None:
+        return settled
     name = posixpath.basename(args.path)
     backend = BY_LOCKFILE.get(name)
     if backend is None and name != PYPROJECT:
-        return _drive(git, args, settings_flags, None)
+        return _drive(git, args, settings_flags)
     flags = settings_flags or {}
     relock: Relock | None = None
     try:
@@ -106,16 +106,13 @@ def run_driver(args: DriverArgs, settings_flags: Mapping[str, object] | None = N
         except Exception as exc:  # sharing only saves time: never a reason to fail
             debug(f"{args.path}: not shared: {exc!r}")
     if relock is None:
-        return _drive(git, args, settings_flags, None)
+        return _drive(git, args, settings_flags)
     with relock:
         if shared == "started":
             relock.close()  # the worker relocks: leave it the cores
-            taken = batch.take(str(args.base), str(args.ours), str(args.theirs), args.path, flags)
-            if taken is not None and "text" in taken:
-                return 0  # written and reported by lockfix.batch.take
-            if taken is not None and "error" in taken:
-                reason = str(taken["error"])
-                return _fallback(git, args, reason.splitlines()[0], detail=reason)
+            settled = _settled(git, args, _take(args, flags))
+            if settled is not None:
+                return settled
         return _drive_lock(git, args, flags, relock, share=shared is None)
 
 
@@ -141,10 +138,9 @@ def _first_call(git: Git, args: DriverArgs, flags: Mapping[str, object], work: P
     return "started" if started else "single"
 
 
-def _drive(git: Git, args: DriverArgs, settings_flags: Mapping[str, object] | None,
-           relock: Relock | None) -> int:
-    if relock is not None:
-        return _drive_lock(git, args, settings_flags or {}, relock)
+def _drive(git: Git, args: DriverArgs, settings_flags: Mapping[str, object] | None) -> int:
+    """A file that needs no tool: ``pyproject.toml`` merged at the TOML level (anything
+    else routed here by mistake gets plain git's merge)."""
     from lockfix.config import load_settings
 
     try:
@@ -175,11 +171,10 @@ def _drive_lock(git: Git, args: DriverArgs, flags: Mapping[str, object], relock:
         sides = (args.base.read_bytes(), args.ours.read_bytes(), args.theirs.read_bytes())
         blobs, (base_rev, ours_rev, theirs_rev, how) = _identify(git, args.path, sides)
         commits = (base_rev, ours_rev, theirs_rev)
-        shared = _share(git, args, blobs, commits, how, flags, relock) if share else None
-        if shared is not None and "text" in shared:
-            return 0  # written and reported by lockfix.batch.take
-        if shared is not None and "error" in shared:
-            raise LockfixError(str(shared["error"]))
+        if share:
+            settled = _settled(git, args, _share(git, args, blobs, commits, how, flags, relock))
+            if settled is not None:
+                return settled
         try:
             settings = load_settings(Path.cwd()).override(**flags)
         except LockfixError as exc:
@@ -207,10 +202,28 @@ def _share(git: Git, args: DriverArgs, blobs: tuple[str | None, str, str],
         if not batchworker.start(git, relock.work, args.path, blobs, commits, how, flags):
             return None
         relock.close()  # the worker relocks: leave it the cores
-        return batch.take(str(args.base), str(args.ours), str(args.theirs), args.path, flags)
+        return _take(args, flags)
     except Exception as exc:  # sharing only saves time: never a reason to fail
         debug(f"{args.path}: not shared: {exc!r}")
         return None
+
+
+def _take(args: DriverArgs, flags: Mapping[str, object]) -> Mapping[str, object] | None:
+    return batch.take(str(args.base), str(args.ours), str(args.theirs), args.path, flags)
+
+
+def _settled(git: Git, args: DriverArgs, taken: Mapping[str, object] | None) -> int | None:
+    """git's exit status when the merge's shared work settled this call: its result
+    (already written into %A and reported by :func:`lockfix.batch.take`), or the failure
+    this call's own attempt would have met; None: the call works alone."""
+    if taken is None:
+        return None
+    if "text" in taken:
+        return 0
+    if "error" in taken:
+        reason = str(taken["error"])
+        return _fallback(git, args, reason.splitlines()[0], detail=reason)
+    return None
 
 
 def _identify(git: Git, path: str, sides: tuple[bytes, bytes, bytes]
@@ -227,24 +240,15 @@ def _identify(git: Git, path: str, sides: tuple[bytes, bytes, bytes]
     return blobs, found
 
 
-def _read(path: Path) -> str:
-    return path.read_bytes().decode("utf-8")
-
-
 def _merge_pyproject(args: DriverArgs, settings: Settings) -> str:
-    from lockfix.manifest import merge_manifest  # see _merge_lock for why imports are late
+    from lockfix.driverjob import merge_pyproject
 
-    base = _read(args.base)
-    merged = merge_manifest(
-        base if base.strip() else None,
-        _read(args.ours),
-        _read(args.theirs),
-        settings.manifest_policy,
-        where=args.path,
-    )
-    for clash in merged.clashes:  # which side each clash took, and why
-        print(f"lockfix: {args.path}: {clash.note()}", file=sys.stderr)
-    return merged.text
+    text, notes = merge_pyproject(
+        args.path, (args.base.read_bytes(), args.ours.read_bytes(), args.theirs.read_bytes()),
+        settings.manifest_policy)
+    for note in notes:  # which side each clash took, and why
+        print(f"lockfix: {args.path}: {note}", file=sys.stderr)
+    return text
 
 
 def _conflict_style(git: Git) -> list[str]:
