@@ -14,6 +14,7 @@ from tests.support.repos import (
     GitRepo,
     add_dependency,
     diverge,
+    diverge_packages,
     diverge_with_broken_theirs,
     locked_versions,
     update_dependency,
@@ -150,12 +151,8 @@ def test_monorepo_merge_relocks_dependents(make_monorepo, poetry):
     repo = make_monorepo()
     git_env(repo, poetry)
     install(repo, poetry)
-    repo.branch("feature")
-    add_dependency(repo, CORE, "attrs", "^23.1", poetry, commit="core: attrs")
-    repo.checkout("feature")
-    add_dependency(repo, CORE, "six", "^1.16", poetry, commit="core: six")
-    add_dependency(repo, API_GATEWAY, "structlog", "^23.2", poetry, commit="gateway: structlog")
-    repo.checkout("main")
+    diverge_packages(repo, poetry, [(CORE, "attrs", "^23.1")],
+                     [(CORE, "six", "^1.16"), (API_GATEWAY, "structlog", "^23.2")])
     proc = repo.merge("feature")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert_fresh(repo, poetry, CORE, API_GATEWAY, BACKGROUND_WORKER)

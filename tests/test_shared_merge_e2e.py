@@ -17,16 +17,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.lockfix import lockfix
 from tests.support.poetry import discover_poetries, version_of
 from tests.support.repos import (
     API_GATEWAY,
     BACKGROUND_WORKER,
     CORE,
     GitRepo,
-    add_dependency,
+    diverge,
+    diverge_packages,
     locked_versions,
 )
+from tests.test_driver_e2e import git_env
+from tests.test_driver_e2e import install as install_driver
 
 pytestmark = pytest.mark.e2e
 
@@ -37,23 +39,15 @@ newest_poetry = pytest.mark.parametrize("poetry", [NEWEST] if NEWEST else [], in
                                         ids=["poetry-newest"] if NEWEST else [])
 
 
+#: main adds attrs to core; feature adds six to core and structlog to api-gateway. Merging
+#: feature into main conflicts in core's pyproject.toml and in all three locks.
+OURS = [(CORE, "attrs", "^23.1")]
+THEIRS = [(CORE, "six", "^1.16"), (API_GATEWAY, "structlog", "^23.2")]
+
+
 def install(repo: GitRepo, poetry) -> None:
-    repo.env = {**repo.env, "LOCKFIX_POETRY": str(poetry.path)}
-    proc = lockfix("install", cwd=repo.path, poetry=poetry)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    repo.commit_all("route Poetry files to lockfix")
-
-
-def diverge_monorepo(repo: GitRepo, poetry) -> None:
-    """main adds attrs to core, feature adds six to core and structlog to api-gateway;
-    each relocks every dependent. Merging feature into main conflicts in core's
-    pyproject.toml and in all three locks."""
-    repo.branch("feature")
-    add_dependency(repo, CORE, "attrs", "^23.1", poetry, commit="core: attrs")
-    repo.checkout("feature")
-    add_dependency(repo, CORE, "six", "^1.16", poetry, commit="core: six")
-    add_dependency(repo, API_GATEWAY, "structlog", "^23.2", poetry, commit="gateway: structlog")
-    repo.checkout("main")
+    git_env(repo, poetry)
+    install_driver(repo, poetry)
 
 
 def snapshot(repo: GitRepo) -> dict[str, str]:
@@ -120,7 +114,7 @@ def alone(repo: GitRepo, start: str) -> dict[str, str]:
 def diverged(make_monorepo, poetry) -> GitRepo:
     repo = make_monorepo()
     install(repo, poetry)
-    diverge_monorepo(repo, poetry)
+    diverge_packages(repo, poetry, OURS, THEIRS)
     return repo
 
 
@@ -144,11 +138,8 @@ def test_shared_merge_equals_every_call_alone(diverged, poetry):
 def test_rebase_shares_each_pick_separately(make_monorepo, poetry):
     repo = make_monorepo()
     install(repo, poetry)
-    repo.branch("feature")
-    add_dependency(repo, CORE, "attrs", "^23.1", poetry, commit="core: attrs")
-    repo.checkout("feature")
-    add_dependency(repo, CORE, "six", "^1.16", poetry, commit="core: six")
-    add_dependency(repo, CORE, "click", "^8.1", poetry, commit="core: click")
+    diverge_packages(repo, poetry, OURS, [(CORE, "six", "^1.16"), (CORE, "click", "^8.1")],
+                     end="feature")
     feature = repo.head()
     results = {}
     for share in ("1", "0"):
@@ -170,13 +161,8 @@ def test_one_unsolvable_lock_conflicts_alone(make_monorepo, poetry, index):
     index.add("pinned-attrs", "1.0.0", ["attrs==22.2.0"])
     repo = make_monorepo()
     install(repo, poetry)
-    repo.branch("feature")
-    add_dependency(repo, CORE, "attrs", "^23.1", poetry, commit="core: attrs")
-    repo.checkout("feature")
-    add_dependency(repo, CORE, "six", "^1.16", poetry, commit="core: six")
-    add_dependency(repo, BACKGROUND_WORKER, "pinned-attrs", "^1.0", poetry,
-                   commit="worker: pinned-attrs")
-    repo.checkout("main")
+    diverge_packages(repo, poetry, OURS,
+                     [(CORE, "six", "^1.16"), (BACKGROUND_WORKER, "pinned-attrs", "^1.0")])
     proc = repo.merge("feature")
     assert proc.returncode != 0
     assert repo.unmerged() == [f"{BACKGROUND_WORKER}/poetry.lock"], proc.stderr
@@ -270,11 +256,7 @@ def test_two_worktrees_merging_at_once_keep_their_work_apart(diverged, poetry, t
 def test_single_lock_merge_is_not_shared(make_single_project, poetry):
     repo = make_single_project({"requests": "^2.30"})
     install(repo, poetry)
-    repo.branch("feature")
-    add_dependency(repo, ".", "attrs", "^23.1", poetry, commit="attrs")
-    repo.checkout("feature")
-    add_dependency(repo, ".", "click", "^8.1", poetry, commit="click")
-    repo.checkout("main")
+    diverge(repo, poetry)  # main adds attrs, feature click: one lock conflicts
     proc = repo.merge("feature")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "poetry.lock: regenerated" in proc.stderr

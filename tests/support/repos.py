@@ -747,11 +747,26 @@ def diverge(
     """``main`` adds ``ours``, a new branch ``feature`` adds ``theirs`` (name, constraint),
     each relocked by real Poetry and committed; ends on ``main``. Both add on the line
     after the last dependency, so a line merge of pyproject.toml conflicts."""
+    diverge_packages(repo, poetry, [(".", *ours)], [(".", *theirs)])
+
+
+def diverge_packages(
+    repo: GitRepo,
+    poetry: PoetryExe,
+    ours: Sequence[tuple[str, str, Constraint]],
+    theirs: Sequence[tuple[str, str, Constraint]],
+    *,
+    end: str = "main",
+) -> None:
+    """``main`` adds ``ours``, a new branch ``feature`` adds ``theirs`` ((package dir, name,
+    constraint) each, relocked with its dependents by real Poetry and committed one by
+    one); ends on ``end``."""
     repo.branch("feature")
-    add_dependency(repo, ".", ours[0], ours[1], poetry, commit=f"add {ours[0]}")
-    repo.checkout("feature")
-    add_dependency(repo, ".", theirs[0], theirs[1], poetry, commit=f"add {theirs[0]}")
-    repo.checkout("main")
+    for branch, changes in (("main", ours), ("feature", theirs)):
+        repo.checkout(branch)
+        for pkg_dir, name, constraint in changes:
+            add_dependency(repo, pkg_dir, name, constraint, poetry, commit=f"add {name}")
+    repo.checkout(end)
 
 
 def diverge_with_broken_theirs(repo: GitRepo, poetry: PoetryExe) -> None:
